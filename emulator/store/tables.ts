@@ -50,7 +50,9 @@ export interface TableDefinition {
    * Dataverse: single-valued navigation properties. `msdyn_company` → stored in column
    * `_msdyn_company_value`, pointing at `cdm_companies`; written with `msdyn_company@odata.bind`.
    */
-  readonly lookups?: Readonly<Record<string, { readonly targetSet: string; readonly column: string }>>;
+  readonly lookups?: Readonly<
+    Record<string, { readonly targetSet: string; readonly column: string }>
+  >;
 }
 
 /** JSON form of a table set, for persistence. */
@@ -63,7 +65,10 @@ export interface TableSetSnapshot {
 
 /** The tables of one Dataverse org or one F&O environment. */
 export class TableSet {
-  private readonly tables = new Map<string, { def: TableDefinition; rows: Map<string, StoredRow> }>();
+  private readonly tables = new Map<
+    string,
+    { def: TableDefinition; rows: Map<string, StoredRow> }
+  >();
   private readonly listeners: WriteListener[] = [];
   private nextVersion = 1;
 
@@ -98,7 +103,9 @@ export class TableSet {
     return def.keyFields
       .map((f) => {
         const v = row[f];
-        const s = v === undefined || v === null ? "" : String(v as string | number | boolean);
+        // Keys are scalars (GUIDs, codes, numbers); anything else would be a seeding bug.
+        const s =
+          typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : "";
         return def.caseInsensitiveKey ? s.toLowerCase() : s;
       })
       .join("\u0001");
@@ -124,7 +131,15 @@ export class TableSet {
     const t = this.require(table);
     const key = this.keyOf(table, row);
     if (t.rows.has(key)) throw new DuplicateKeyError(table, key);
-    this.emit({ kind: this.kind, instance: this.instance, table, op: "create", key, after: row, origin });
+    this.emit({
+      kind: this.kind,
+      instance: this.instance,
+      table,
+      op: "create",
+      key,
+      after: row,
+      origin,
+    });
     const stored = { row: { ...row }, version: this.nextVersion++ };
     t.rows.set(key, stored);
     return stored;
@@ -136,7 +151,16 @@ export class TableSet {
     const current = t.rows.get(key);
     if (!current) throw new RowNotFoundError(table, key);
     const after = { ...current.row, ...changes };
-    this.emit({ kind: this.kind, instance: this.instance, table, op: "update", key, before: current.row, after, origin });
+    this.emit({
+      kind: this.kind,
+      instance: this.instance,
+      table,
+      op: "update",
+      key,
+      before: current.row,
+      after,
+      origin,
+    });
     const stored = { row: after, version: this.nextVersion++ };
     t.rows.set(key, stored);
     return stored;
@@ -147,7 +171,15 @@ export class TableSet {
     const t = this.require(table);
     const current = t.rows.get(key);
     if (!current) throw new RowNotFoundError(table, key);
-    this.emit({ kind: this.kind, instance: this.instance, table, op: "delete", key, before: current.row, origin });
+    this.emit({
+      kind: this.kind,
+      instance: this.instance,
+      table,
+      op: "delete",
+      key,
+      before: current.row,
+      origin,
+    });
     t.rows.delete(key);
   }
 

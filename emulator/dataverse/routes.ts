@@ -1,0 +1,288 @@
+/**
+ * The Dataverse Web API surface: `/dataverse/<org>/api/data/v9.x/…`.
+ *
+ * The core server matches the prefix, verifies the bearer token and calls these routes with
+ * `params.org` and `path` = the rest of the URL path, decoded. Each request then goes through:
+ *
+ * 1. the org lookup (404 when the emulator has no such org);
+ * 2. service protection per application (429 + `Retry-After`, see `serviceProtection.ts`);
+ * 3. dispatch on the first path segment: service document, `$metadata`, `$batch`, the functions
+ *    of `functions.ts` (`WhoAmI`, `RetrieveFinanceAndOperationsIntegrationDetails`,
+ *    `RetrieveTotalRecordCount`), or an entity set (`entitySet.ts`);
+ * 4. error mapping: anything thrown becomes `{"error":{"code","message"}}` (`errors.ts`).
+ *
+ * `$batch` runs its operations through step 3 again, with one write journal per change set.
+ */
+import type { EmulatorContext } from "../core/context";
+import type { EmulatorRequest, EmulatorResponse, Route } from "../core/http";
+import {
+  type BatchOperation,
+  countOperations,
+  parseBatchRequest,
+  writeBatchResponse,
+} from "../odata/batch";
+import { runBatch } from "../odata/batchRunner";
+import { WriteJournal } from "../odata/journal";
+import { header, parsePrefer, toBatchPart } from "../odata/protocol";
+import { parseResourcePath } from "../odata/resourcePath";
+import type { TableSet } from "../store/tables";
+import {
+  countRows,
+  createRow,
+  deleteRow,
+  getRow,
+  listRows,
+  patchRow,
+  updateMultiple,
+} from "./entitySet";
+import { dataverseErrorBody, dataverseErrors, toDataverseError } from "./errors";
+import {
+  type IntegrationDetailsSource,
+  metadataDocument,
+  retrieveIntegrationDetails,
+  retrieveTotalRecordCount,
+  serviceDocument,
+  whoAmI,
+} from "./functions";
+import { type DataverseScope, entitySetInfo } from "./rows";
+import { ServiceProtection } from "./serviceProtection";
+
+/** Most operations one `$batch` may hold. */
+export const DATAVERSE_BATCH_LIMIT = 1000;
+
+const UPDATE_MULTIPLE = "Microsoft.Dynamics.CRM.UpdateMultiple";
+
+/**
+ * The routes of the Dataverse surface (one per method; the path is matched inside).
+ * @param runtime answers `RetrieveFinanceAndOperationsIntegrationDetails`; without it the surface
+ * looks for `ctx.runtime`, and answers "not linked" when neither exists.
+ */
+export function dataverseRoutes(ctx: EmulatorContext, runtime?: IntegrationDetailsSource): Route[] {
+  const surface = new DataverseSurface(ctx, runtime);
+  return ["GET", "POST", "PATCH", "PUT", "DELETE"].map((method) => ({
+    method,
+    pattern: /^.*$/s,
+    handle: (req: EmulatorRequest) => surface.handle(req),
+  }));
+}
+
+/** Holds the per-surface state (service-protection counters) and dispatches requests. */
+export class DataverseSurface {
+  /** Service-protection usage per application. */
+  readonly protection: ServiceProtection;
+
+  constructor(
+    private readonly ctx: EmulatorContext,
+    private readonly runtime?: IntegrationDetailsSource,
+  ) {
+    this.protection = new ServiceProtection(ctx.clock, ctx.settings);
+  }
+
+  /** Handles one HTTP request; throws `EmulatorHttpError` in the Dataverse shape. */
+  async handle(req: EmulatorRequest): Promise<EmulatorResponse> {
+    const org = req.params["org"] ?? "";
+    const tables = this.ctx.dataverse.get(org);
+    if (!tables) throw dataverseErrors.unknownOrganization(org);
+    const appId = req.claims?.appid ?? "anonymous";
+    const release = this.protection.admit(appId);
+    try {
+      const scope = this.scope(req, org, tables, new WriteJournal(), new Map(), false);
+      return await this.dispatch(req, scope, appId);
+    } catch (e) {
+      throw toDataverseError(e, { entitySet: parseSafe(req.path) });
+    } finally {
+      release();
+    }
+  }
+
+  private scope(
+    req: EmulatorRequest,
+    org: string,
+    tables: TableSet,
+    journal: WriteJournal,
+    references: ReadonlyMap<string, string>,
+    inBatch: boolean,
+  ): DataverseScope {
+    const given =
+      req.params["version"] ?? /\/api\/data\/v(9\.[0-2])(?:[/?]|$)/.exec(req.rawUrl)?.[1];
+    const version = `v${given ?? "9.2"}`;
+    return {
+      ctx: this.ctx,
+      org,
+      tables,
+      serviceRoot: `${this.ctx.baseUrl}/dataverse/${org}/api/data/${version}`,
+      journal,
+      references,
+      inBatch,
+    };
+  }
+
+  private async dispatch(
+    req: EmulatorRequest,
+    scope: DataverseScope,
+    appId: string,
+  ): Promise<EmulatorResponse> {
+    const method = req.method.toUpperCase();
+    // Its collection-valued parameter is not a key predicate, so it is read before path parsing.
+    if (/^RetrieveTotalRecordCount(\(|$)/.test(req.path)) {
+      if (method !== "GET")
+        throw dataverseErrors.methodNotAllowed(method, "RetrieveTotalRecordCount");
+      return retrieveTotalRecordCount(req, scope);
+    }
+    const path = parseResourcePath(req.path);
+    const only = (allowed: string): void => {
+      if (method !== allowed) throw dataverseErrors.methodNotAllowed(method, path.head || "/");
+    };
+    switch (path.head) {
+      case "":
+        only("GET");
+        return serviceDocument(scope);
+      case "$metadata":
+        only("GET");
+        return metadataDocument(scope);
+      case "$batch":
+        only("POST");
+        if (scope.inBatch)
+          throw dataverseErrors.badRequest(
+            "A $batch request cannot contain another $batch request.",
+          );
+        return this.batch(req, scope, appId);
+      case "WhoAmI":
+        only("GET");
+        return whoAmI(req, scope);
+      case "RetrieveFinanceAndOperationsIntegrationDetails":
+        only("GET");
+        return retrieveIntegrationDetails(scope, this.runtime);
+    }
+    const info = entitySetInfo(scope.tables, path.head);
+    if (!info) throw dataverseErrors.resourceNotFound(path.head);
+    const [next, ...more] = path.rest;
+    if (more.length > 0) throw dataverseErrors.resourceNotFound(more[0] as string);
+    if (!path.key) {
+      if (next === undefined) {
+        if (method === "GET") return listRows(req, scope, info);
+        if (method === "POST") return createRow(req, scope, info);
+        throw dataverseErrors.methodNotAllowed(method, info.set);
+      }
+      if (next === "$count") {
+        only("GET");
+        return countRows(scope, info);
+      }
+      if (next === UPDATE_MULTIPLE) {
+        only("POST");
+        return updateMultiple(req, scope, info);
+      }
+      throw dataverseErrors.resourceNotFound(next);
+    }
+    if (next !== undefined) {
+      only("GET");
+      return getRow(req, scope, info, path.key, next);
+    }
+    switch (method) {
+      case "GET":
+        return getRow(req, scope, info, path.key);
+      case "PATCH":
+        return patchRow(req, scope, info, path.key);
+      case "DELETE":
+        return deleteRow(req, scope, info, path.key);
+      default:
+        throw dataverseErrors.methodNotAllowed(method, info.set);
+    }
+  }
+
+  /** `POST $batch`: up to 1,000 operations; change sets atomic; answers 200 multipart. */
+  private async batch(
+    req: EmulatorRequest,
+    scope: DataverseScope,
+    appId: string,
+  ): Promise<EmulatorResponse> {
+    const items = parseBatchRequest(header(req.headers, "content-type"), req.body);
+    const count = countOperations(items);
+    if (count > DATAVERSE_BATCH_LIMIT) {
+      throw dataverseErrors.badRequest(
+        `Number of requests in the batch (${count}) exceeds the limit of ${DATAVERSE_BATCH_LIMIT}. Split the batch.`,
+      );
+    }
+    // Each operation counts against the request limit like the request it stands for.
+    this.protection.charge(appId, Math.max(0, count - 1));
+    const prefer = parsePrefer(header(req.headers, "prefer"));
+    const { responses, wrote } = await runBatch(items, {
+      continueOnError: prefer.continueOnError,
+      execute: async (operation, journal, references) => {
+        const inner = this.innerRequest(req, scope, operation);
+        try {
+          const innerScope = this.scope(inner, scope.org, scope.tables, journal, references, true);
+          const response = await this.dispatch(inner, innerScope, appId);
+          const located = response.headers?.["OData-EntityId"];
+          const withLocation =
+            located && response.status < 300
+              ? { ...response, headers: { ...response.headers, Location: located } }
+              : response;
+          return toBatchPart(withLocation, operation.contentId);
+        } catch (e) {
+          const error = toDataverseError(e, { entitySet: parseSafe(inner.path) });
+          return toBatchPart(
+            {
+              status: error.status,
+              headers: {
+                ...error.headers,
+                "Content-Type": "application/json; odata.metadata=minimal",
+              },
+              body: dataverseErrorBody(error),
+            },
+            operation.contentId,
+          );
+        }
+      },
+    });
+    if (wrote) await this.ctx.persist();
+    const written = writeBatchResponse(responses);
+    return {
+      status: 200,
+      headers: { "Content-Type": written.contentType, "OData-Version": "4.0" },
+      body: Buffer.from(written.body, "utf8"),
+    };
+  }
+
+  /** Turns a batch operation into a request against this org, whatever form its URL has. */
+  private innerRequest(
+    outer: EmulatorRequest,
+    scope: DataverseScope,
+    op: BatchOperation,
+  ): EmulatorRequest {
+    let url = op.url;
+    const absolute = /^https?:\/\/[^/]+(\/.*)?$/i.exec(url);
+    if (absolute) url = absolute[1] ?? "/";
+    const queryAt = url.indexOf("?");
+    const pathPart = queryAt < 0 ? url : url.slice(0, queryAt);
+    const search = queryAt < 0 ? "" : url.slice(queryAt);
+    const relative = pathPart.replace(/^.*\/api\/data\/v9\.\d\//, "").replace(/^\//, "");
+    let path: string;
+    try {
+      path = decodeURIComponent(relative);
+    } catch {
+      throw dataverseErrors.badRequest(
+        `The batch operation URL '${op.url}' is not correctly percent-encoded.`,
+      );
+    }
+    const rootPath = new URL(scope.serviceRoot).pathname;
+    return {
+      method: op.method,
+      path,
+      rawUrl: `${rootPath}/${relative}${search}`,
+      query: new URLSearchParams(search),
+      headers: { ...op.headers },
+      body: Buffer.from(op.body, "utf8"),
+      params: outer.params,
+      ...(outer.claims ? { claims: outer.claims } : {}),
+    };
+  }
+}
+
+function parseSafe(path: string): string | undefined {
+  try {
+    return parseResourcePath(path).head;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Control routes of the dual-write runtime, mounted below `/_emulator/` (no auth; never used by
+ * the provider). They let tests inspect the runtime and make drift "by hand", as a person in the
+ * admin UI would, without going through the gateway's guards.
+ *
+ * | call                                               | what it does                                   |
+ * |----------------------------------------------------|------------------------------------------------|
+ * | `GET links`                                        | every link: environments, legal entities, solutions |
+ * | `DELETE links/<env>/legal-entities/<code>`         | removes a legal entity from a link (no guards)  |
+ * | `GET maps?env=<name>`                              | maps of a link with state, queue, catch-up errors, initial-sync runs |
+ * | `PUT maps/<env>/<tName>/state` `{state}`           | sets a map's state at once (number 0–6 or name) |
+ * | `PUT maps/<env>/<tName>/version` `{version, author?}` | makes a version active, whatever the state   |
+ * | `GET jobs`                                         | initial-sync jobs and their progress            |
+ * | `GET virtual-rows`, `PUT virtual-rows` `{env, side, table, company?, count}` | virtual row counts |
+ */
+import { z } from "zod";
+import type { EmulatorContext } from "../core/context";
+import {
+  EmulatorHttpError,
+  type EmulatorRequest,
+  type EmulatorResponse,
+  type Route,
+} from "../core/http";
+import { describeIssues } from "../core/settings";
+import type { DualWriteRuntime } from "./runtime";
+import { MapState } from "./state";
+
+const stateSchema = z.object({ state: z.union([z.number().int(), z.string().min(1)]) }).strict();
+const versionSchema = z
+  .object({
+    version: z.string().regex(/^\d+\.\d+\.\d+\.\d+$/),
+    author: z.string().min(1).optional(),
+  })
+  .strict();
+const virtualRowsSchema = z
+  .object({
+    env: z.string().min(1),
+    side: z.enum(["fno", "dataverse"]),
+    table: z.string().min(1),
+    company: z.string().optional(),
+    count: z.number().int().min(0),
+  })
+  .strict();
+
+/** The runtime's control routes. */
+export function runtimeControlRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): Route[] {
+  const persisted = async (body: unknown): Promise<EmulatorResponse> => {
+    await ctx.persist();
+    return { status: 200, body };
+  };
+  return [
+    route("GET", "links", () => ok(runtime.linksView())),
+    route("DELETE", "links/(?<env>[^/]+)/legal-entities/(?<code>[^/]+)", (_req, p) =>
+      persisted(runtime.removeLegalEntityByHand(p.env ?? "", p.code ?? "")),
+    ),
+    route("GET", "maps", (req) => {
+      const env = req.query.get("env");
+      if (!env) throw badRequest("env is required: the name of the environment pair.");
+      return ok(runtime.mapsView(env));
+    }),
+    route("PUT", "maps/(?<env>[^/]+)/(?<map>[^/]+)/state", (req, p) => {
+      const { state } = parse(stateSchema, req, "body");
+      const number =
+        typeof state === "number" ? state : (MapState as Record<string, number>)[state];
+      if (number === undefined) {
+        throw badRequest(
+          `state: '${String(state)}' is not a map state; use ${Object.keys(MapState).join(", ")} or 0–6.`,
+        );
+      }
+      return persisted(runtime.setMapStateByHand(p.env ?? "", p.map ?? "", number));
+    }),
+    route("PUT", "maps/(?<env>[^/]+)/(?<map>[^/]+)/version", (req, p) => {
+      const body = parse(versionSchema, req, "body");
+      return persisted(
+        runtime.setActiveTemplateByHand(p.env ?? "", p.map ?? "", body.version, body.author),
+      );
+    }),
+    route("GET", "jobs", () => ok(runtime.jobsView())),
+    route("GET", "virtual-rows", () => ok(runtime.virtualRowsView())),
+    route("PUT", "virtual-rows", (req) => {
+      const body = parse(virtualRowsSchema, req, "body");
+      runtime.setVirtualRows({
+        kind: body.side,
+        instance: body.env,
+        table: body.table,
+        company: body.company ?? "",
+        count: body.count,
+      });
+      return persisted(runtime.virtualRowsView());
+    }),
+  ];
+}
+
+function route(
+  method: string,
+  pattern: string,
+  handle: (
+    req: EmulatorRequest,
+    params: Readonly<Record<string, string | undefined>>,
+  ) => EmulatorResponse | Promise<EmulatorResponse>,
+): Route {
+  const regex = new RegExp(`^/?${pattern}$`);
+  return {
+    method,
+    pattern: regex,
+    handle: (req) => handle(req, regex.exec(req.path)?.groups ?? {}),
+  };
+}
+
+function ok(body: unknown): EmulatorResponse {
+  return { status: 200, body };
+}
+
+function badRequest(message: string): EmulatorHttpError {
+  return new EmulatorHttpError(400, "BadRequest", message);
+}
+
+function parse<T>(schema: z.ZodType<T>, req: EmulatorRequest, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(req.body.toString("utf8") || "null") as unknown;
+  } catch {
+    throw badRequest("The request body is not valid JSON.");
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw badRequest(describeIssues(what, result.error));
+  return result.data;
+}

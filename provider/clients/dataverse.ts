@@ -1,0 +1,419 @@
+/**
+ * Client of one Dataverse environment's Web API (`<dataverseUrl>/api/data/v9.2/`).
+ *
+ * | method          | HTTP                                                                   |
+ * |-----------------|------------------------------------------------------------------------|
+ * | list / pages    | GET <set>?$select&$filter&$orderby&$top, `Prefer: odata.maxpagesize`, then each `@odata.nextLink` |
+ * | count           | GET <set>?$count=true (exact up to 5,000), else pages of primary keys  |
+ * | get             | GET <set>(<id>)                                                        |
+ * | create          | POST <set> → 204 + OData-EntityId                                      |
+ * | update          | PATCH <set>(<id>) with If-Match (default `*`: never creates)           |
+ * | updateMultiple  | POST <set>/Microsoft.Dynamics.CRM.UpdateMultiple, ≤ 1,000 per call; `$batch` of PATCHes where unsupported |
+ * | batch           | POST $batch (≤ 1,000 requests per call)                                |
+ * | whoAmI          | GET WhoAmI                                                             |
+ * | integrationDetails | GET RetrieveFinanceAndOperationsIntegrationDetails                  |
+ *
+ * Tokens are for the audience `<dataverseUrl>`. A `@odata.nextLink` must stay on this
+ * environment's service root: the client never sends its token to another address.
+ */
+import { z } from "zod";
+import { DualWriteError, HttpError, InvalidResponseError } from "../errors";
+import { validate, type HttpClient } from "./http";
+import {
+  parseBatchResponse,
+  writeBatch,
+  type BatchRequest,
+  type BatchResponse,
+} from "./odataBatch";
+
+/** A Dataverse row as JSON. */
+export type Row = Record<string, unknown>;
+
+/** Query options of `list`. */
+export interface ListOptions {
+  readonly select?: readonly string[];
+  /** An OData `$filter` expression. */
+  readonly filter?: string;
+  readonly orderby?: string;
+  /** `$expand`, as written. */
+  readonly expand?: string;
+  /** Rows in all (stops paging once reached). */
+  readonly top?: number;
+  /** Rows per page (`Prefer: odata.maxpagesize`, ≤ 5,000). @default 5000 */
+  readonly pageSize?: number;
+}
+
+/** Dataverse's page and `$count` ceiling. */
+const MAX_PAGE = 5000;
+/** Most requests in one `$batch`, and most targets of one `UpdateMultiple`. */
+export const DATAVERSE_BATCH_LIMIT = 1000;
+
+const pageSchema = z.object({
+  value: z.array(z.record(z.string(), z.unknown())),
+  "@odata.nextLink": z.string().optional(),
+  "@odata.count": z.number().int().optional(),
+  "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": z.boolean().optional(),
+});
+
+const whoAmISchema = z.object({
+  UserId: z.string(),
+  BusinessUnitId: z.string(),
+  OrganizationId: z.string(),
+});
+
+const integrationDetailsSchema = z.object({
+  Url: z.string(),
+  TenantId: z.string(),
+  Id: z.string(),
+});
+
+/** Options of `DataverseClient`. */
+export interface DataverseClientOptions {
+  /** Web API version. @default "v9.2" */
+  readonly apiVersion?: string;
+}
+
+/** Client of one Dataverse environment; see the file comment. */
+export class DataverseClient {
+  /** Service root, with a trailing slash: `<dataverseUrl>/api/data/v9.2/`. */
+  readonly serviceRoot: string;
+  private readonly scope: string;
+
+  /** @param baseUrl the environment URL, e.g. `https://contoso.crm.dynamics.com` */
+  constructor(
+    baseUrl: string,
+    private readonly http: HttpClient,
+    options: DataverseClientOptions = {},
+  ) {
+    const base = baseUrl.replace(/\/+$/, "");
+    this.serviceRoot = `${base}/api/data/${options.apiVersion ?? "v9.2"}/`;
+    this.scope = `${base}/.default`;
+  }
+
+  /** Every row of a set that matches, following `@odata.nextLink` page by page. */
+  async list(set: string, options: ListOptions = {}): Promise<Row[]> {
+    const rows: Row[] = [];
+    for await (const page of this.pages(set, options)) rows.push(...page);
+    return rows;
+  }
+
+  /** The rows of a set, one page at a time (for large sets that need not sit in memory at once). */
+  async *pages(set: string, options: ListOptions = {}): AsyncGenerator<Row[]> {
+    const pageSize = Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE);
+    const params: Record<string, string> = {};
+    if (options.select?.length) params.$select = options.select.join(",");
+    if (options.filter) params.$filter = options.filter;
+    if (options.orderby) params.$orderby = options.orderby;
+    if (options.expand) params.$expand = options.expand;
+    let url: string | undefined = this.url(set, params);
+    let remaining = options.top ?? Infinity;
+    while (url !== undefined && remaining > 0) {
+      const page = await this.getPage(url, pageSize);
+      const rows = page.value.slice(0, remaining);
+      remaining -= rows.length;
+      if (rows.length > 0) yield rows;
+      url = page["@odata.nextLink"];
+    }
+  }
+
+  /**
+   * How many rows of a set match. Exact: `$count` is capped at 5,000 by the service, so above
+   * that the primary keys are paged through and counted.
+   * @param primaryKey the set's key column, used only above 5,000 rows.
+   *   @default the set name without its plural ending, plus `id` (`accounts` → `accountid`)
+   */
+  async count(set: string, filter?: string, primaryKey?: string): Promise<number> {
+    const params: Record<string, string> = { $count: "true" };
+    if (filter) params.$filter = filter;
+    // One row per page: only the count matters here.
+    const first = await this.getPage(this.url(set, params), 1);
+    const counted = first["@odata.count"];
+    if (counted !== undefined && !first["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"]) {
+      return counted;
+    }
+    const key = primaryKey ?? defaultPrimaryKey(set);
+    let total = 0;
+    for await (const page of this.pages(set, {
+      select: [key],
+      ...(filter !== undefined && { filter }),
+    })) {
+      total += page.length;
+    }
+    return total;
+  }
+
+  /** One row by id, or undefined when it does not exist. */
+  async get(set: string, id: string, select?: readonly string[]): Promise<Row | undefined> {
+    const url = this.url(`${set}(${id})`, select?.length ? { $select: select.join(",") } : {});
+    const response = await this.http.request({
+      method: "GET",
+      url,
+      scope: this.scope,
+      accept: [200, 404],
+      headers: ODATA_HEADERS,
+    });
+    if (response.status === 404) return undefined;
+    return validate(z.record(z.string(), z.unknown()), response.body, "GET", url);
+  }
+
+  /**
+   * Creates a row and returns its id (from `OData-EntityId`). Not idempotent: an ambiguous answer
+   * surfaces as `AmbiguousResponseError`; callers that can, set the primary key in `body` and look
+   * the row up with `get`.
+   */
+  async create(set: string, body: Row): Promise<string> {
+    const url = this.url(set);
+    const response = await this.http.request({
+      method: "POST",
+      url,
+      scope: this.scope,
+      json: body,
+      headers: ODATA_HEADERS,
+      accept: [204, 201],
+      idempotent: false,
+    });
+    const located =
+      header(response.headers, "odata-entityid") ?? header(response.headers, "location");
+    const id = located ? /\(([^()]+)\)\s*$/.exec(located)?.[1] : undefined;
+    if (!id)
+      throw new InvalidResponseError("POST", url, "no OData-EntityId header with the new row's id");
+    return id;
+  }
+
+  /**
+   * Updates a row. `If-Match` defaults to `*`, so a missing row is a 404 error rather than a new
+   * row (PATCH is an upsert without it); pass an ETag to fail with 412 when the row changed.
+   */
+  async update(set: string, id: string, body: Row, ifMatch = "*"): Promise<void> {
+    await this.http.request({
+      method: "PATCH",
+      url: this.url(`${set}(${id})`),
+      scope: this.scope,
+      json: body,
+      headers: { ...ODATA_HEADERS, "If-Match": ifMatch },
+      accept: [204, 200],
+      idempotent: true, // sets fixed values
+    });
+  }
+
+  /**
+   * Updates many rows of one table, each target carrying its primary key: `UpdateMultiple` in
+   * chunks of at most 1,000 (each chunk all or nothing). Where the environment does not support
+   * `UpdateMultiple` for the table (404, 405, 501, or Dataverse's "not supported" 400), the chunk
+   * goes as a `$batch` of PATCHes instead.
+   *
+   * @param logicalName the table's logical name (`account`), for `@odata.type`
+   * @param primaryKey the key column. @default `<logicalName>id`
+   */
+  async updateMultiple(
+    set: string,
+    logicalName: string,
+    targets: readonly Row[],
+    options: { primaryKey?: string; chunkSize?: number } = {},
+  ): Promise<void> {
+    const key = options.primaryKey ?? `${logicalName}id`;
+    const chunkSize = Math.min(options.chunkSize ?? DATAVERSE_BATCH_LIMIT, DATAVERSE_BATCH_LIMIT);
+    targets.forEach((t, i) => {
+      if (typeof t[key] !== "string") {
+        throw new DualWriteError(
+          `updateMultiple(${set}): target ${i} has no '${key}' (the row's primary key).`,
+          "InvalidArgument",
+        );
+      }
+    });
+    let useBatch = false;
+    for (const chunk of chunks(targets, chunkSize)) {
+      if (!useBatch) {
+        try {
+          await this.http.request({
+            method: "POST",
+            url: this.url(`${set}/Microsoft.Dynamics.CRM.UpdateMultiple`),
+            scope: this.scope,
+            json: {
+              Targets: chunk.map((t) => ({
+                "@odata.type": `Microsoft.Dynamics.CRM.${logicalName}`,
+                ...t,
+              })),
+            },
+            headers: ODATA_HEADERS,
+            accept: [204, 200],
+            idempotent: true, // sets fixed values
+          });
+          continue;
+        } catch (error) {
+          if (!updateMultipleUnsupported(error)) throw error;
+          useBatch = true;
+        }
+      }
+      const answers = await this.batch(
+        chunk.map((t) => {
+          const { [key]: id, ...columns } = t;
+          return {
+            method: "PATCH",
+            url: `${set}(${String(id)})`,
+            body: columns,
+            headers: { "If-Match": "*" },
+          };
+        }),
+      );
+      throwFirstFailure(answers, `PATCH ${set}`);
+    }
+  }
+
+  /**
+   * Sends requests as `$batch` calls of at most 1,000 and returns one answer per request, in
+   * order. Without `atomic` the server goes on after a failure (each answer has its own status);
+   * with it, each call of ≤ 1,000 is one change set (all or nothing).
+   */
+  async batch(
+    requests: readonly BatchRequest[],
+    options: { atomic?: boolean } = {},
+  ): Promise<BatchResponse[]> {
+    const answers: BatchResponse[] = [];
+    for (const chunk of chunks(requests, DATAVERSE_BATCH_LIMIT)) {
+      const { contentType, body } = writeBatch(chunk, options);
+      const url = this.url("$batch");
+      const response = await this.http.request({
+        method: "POST",
+        url,
+        scope: this.scope,
+        body,
+        headers: {
+          ...ODATA_HEADERS,
+          "Content-Type": contentType,
+          ...(!options.atomic && { Prefer: "odata.continue-on-error" }),
+        },
+        accept: [200],
+        idempotent: chunk.every((r) => r.method !== "POST"),
+      });
+      let parsed: BatchResponse[];
+      try {
+        parsed = parseBatchResponse(header(response.headers, "content-type") ?? "", response.text);
+      } catch (error) {
+        throw new InvalidResponseError(
+          "POST",
+          url,
+          error instanceof Error ? error.message : String(error),
+        );
+      }
+      // A failed change set answers with a single part; give each of its requests that answer.
+      if (options.atomic && parsed.length === 1 && chunk.length > 1)
+        parsed = chunk.map(() => parsed[0] as BatchResponse);
+      answers.push(...parsed);
+    }
+    return answers;
+  }
+
+  /** The calling user: `{UserId, BusinessUnitId, OrganizationId}`. */
+  async whoAmI(): Promise<z.output<typeof whoAmISchema>> {
+    return this.http.requestJson(
+      {
+        method: "GET",
+        url: this.url("WhoAmI"),
+        scope: this.scope,
+        accept: [200],
+        headers: ODATA_HEADERS,
+      },
+      whoAmISchema,
+    );
+  }
+
+  /**
+   * The F&O environment this Dataverse environment is linked to (`{Url, TenantId, Id}`), or
+   * undefined when it is not linked (error `0x80048d0b`).
+   */
+  async integrationDetails(): Promise<z.output<typeof integrationDetailsSchema> | undefined> {
+    const url = this.url("RetrieveFinanceAndOperationsIntegrationDetails");
+    const response = await this.http.request({
+      method: "GET",
+      url,
+      scope: this.scope,
+      accept: [200, 404],
+      headers: ODATA_HEADERS,
+    });
+    if (response.status === 404) return undefined;
+    return validate(integrationDetailsSchema, response.body, "GET", url);
+  }
+
+  private async getPage(url: string, pageSize: number): Promise<z.output<typeof pageSchema>> {
+    if (!url.startsWith(this.serviceRoot)) {
+      throw new InvalidResponseError(
+        "GET",
+        url,
+        `a next-page link leaves the service root ${this.serviceRoot}; not followed`,
+      );
+    }
+    return this.http.requestJson(
+      {
+        method: "GET",
+        url,
+        scope: this.scope,
+        accept: [200],
+        headers: { ...ODATA_HEADERS, Prefer: `odata.maxpagesize=${pageSize}` },
+      },
+      pageSchema,
+    );
+  }
+
+  private url(path: string, params: Record<string, string> = {}): string {
+    const query = Object.entries(params)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+      .join("&");
+    return `${this.serviceRoot}${path}${query ? `?${query}` : ""}`;
+  }
+}
+
+/** Headers every Dataverse client sends (powerapps-docs, compose-http-requests). */
+const ODATA_HEADERS = { "OData-MaxVersion": "4.0", "OData-Version": "4.0" } as const;
+
+/**
+ * Dataverse's key column from an entity-set name, by its plural rules: `accounts` → `accountid`,
+ * `cdm_companies` → `cdm_companyid`, `msdyn_addresses` → `msdyn_addressid`.
+ */
+export function defaultPrimaryKey(set: string): string {
+  let singular = set;
+  if (/ies$/.test(set)) singular = `${set.slice(0, -3)}y`;
+  else if (/(?:ss|x|ch|sh|z)es$/.test(set)) singular = set.slice(0, -2);
+  else if (set.endsWith("s")) singular = set.slice(0, -1);
+  return `${singular}id`;
+}
+
+function updateMultipleUnsupported(error: unknown): boolean {
+  if (!(error instanceof HttpError)) return false;
+  if ([404, 405, 501].includes(error.status)) return true;
+  return (
+    error.status === 400 &&
+    /not (?:supported|enabled)|does not support/i.test(error.serverMessage ?? "")
+  );
+}
+
+function throwFirstFailure(answers: readonly BatchResponse[], what: string): void {
+  const failed = answers.find((a) => a.status >= 400);
+  if (!failed) return;
+  const count = answers.filter((a) => a.status >= 400).length;
+  const error = new HttpError({
+    method: "POST",
+    url: "$batch",
+    status: failed.status,
+    body: failed.body,
+  });
+  throw new DualWriteError(
+    `${count} of ${answers.length} ${what} requests in a $batch failed; the first: ${error.message}`,
+    error.code,
+    {
+      cause: error,
+    },
+  );
+}
+
+function header(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}

@@ -1,0 +1,364 @@
+/**
+ * The one HTTP layer under the three clients (gateway, Dataverse, F&O), built on got.
+ *
+ * Each call says which statuses it accepts and whether it may be repeated; this layer adds the
+ * bearer token for the call's scope, a timeout, and retries by the rules in `retry.ts`. What it
+ * throws is always one of our errors (`HttpError`, `AmbiguousResponseError`, `TimeoutError`,
+ * `DualWriteError`), never got's own, because got's errors carry the request options — the
+ * `Authorization` header among them — and would leak it to any logger that prints a cause.
+ */
+import { Agent as HttpsAgent } from "node:https";
+import { rootCertificates } from "node:tls";
+import got, { RequestError, type Response } from "got";
+import type { z } from "zod";
+import type { TokenSource } from "../auth";
+import {
+  AmbiguousResponseError,
+  DualWriteError,
+  HttpError,
+  InvalidResponseError,
+  TimeoutError,
+  redactUrl,
+  scrub,
+} from "../errors";
+import {
+  DEFAULT_RETRY_POLICY,
+  decideRetry,
+  isNotSent,
+  parseRetryAfter,
+  type Failure,
+  type RetryPolicy,
+} from "./retry";
+
+/** One request, as the clients describe it. */
+export interface HttpRequest {
+  /** HTTP method, upper case. */
+  readonly method: string;
+  /** Absolute URL. */
+  readonly url: string;
+  /** Token scope (`<audience>/.default`); the request is sent without a token when absent. */
+  readonly scope?: string;
+  /** A JSON body (sent with `Content-Type: application/json`). */
+  readonly json?: unknown;
+  /** A raw body (e.g. a `$batch` multipart); set its content type in `headers`. */
+  readonly body?: string | Buffer;
+  /** Extra headers. `Authorization` is set by this layer. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The statuses that count as success; any other is an error after retries. */
+  readonly accept: readonly number[];
+  /**
+   * Whether sending the request twice has the same effect as once. Defaults by method: GET, HEAD,
+   * PUT, DELETE and OPTIONS are idempotent, POST and PATCH are not. A PATCH that sets fixed
+   * values, or a POST that only reads, may say `true`.
+   */
+  readonly idempotent?: boolean;
+  /** Timeout of each attempt. @default the client's `timeoutMs` */
+  readonly timeoutMs?: number;
+}
+
+/** A response with an accepted status. */
+export interface HttpResponse {
+  readonly status: number;
+  /** Response headers, names in lower case. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The parsed JSON body when the response is JSON, otherwise the text ("" when empty). */
+  readonly body: unknown;
+  /** The body as text. */
+  readonly text: string;
+}
+
+/** Counters, for tests and benchmarks. */
+export interface HttpStats {
+  /** Attempts sent (retries included). */
+  requests: number;
+  /** Attempts that were retries. */
+  retries: number;
+  /** Requests repeated with a fresh token after a 401. */
+  reauthentications: number;
+}
+
+/** Options of `HttpClient`. */
+export interface HttpClientOptions {
+  /** Where bearer tokens come from; required for requests that have a `scope`. */
+  readonly tokens?: TokenSource;
+  /** Retry policy (partial: the rest comes from `DEFAULT_RETRY_POLICY`). */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Timeout of one attempt. @default 100000 (Dataverse's own limit is 2 minutes) */
+  readonly timeoutMs?: number;
+  /** Waits between attempts; tests inject a fast one. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Jitter source. @default Math.random */
+  readonly random?: () => number;
+  /** The clock used to read HTTP-date `Retry-After` values. @default Date.now */
+  readonly now?: () => number;
+  /** Extra trusted CA certificates (PEM), in addition to Node's defaults. */
+  readonly extraCaPem?: readonly string[];
+  /** Called before each attempt; for tests and progress output. Never given headers. */
+  readonly onRequest?: (info: { method: string; url: string; attempt: number }) => void;
+}
+
+/** A real wait. */
+export const realSleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sends requests with auth, timeouts and retries; see the file comment. */
+export class HttpClient {
+  /** Counters since creation. */
+  readonly stats: HttpStats = { requests: 0, retries: 0, reauthentications: 0 };
+  private readonly policy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly agent: HttpsAgent;
+
+  constructor(private readonly options: HttpClientOptions = {}) {
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 100_000;
+    this.sleep = options.sleep ?? realSleep;
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+    // One keep-alive agent per client: requests of one deployment reuse their TLS connections.
+    // `ca` replaces Node's list, so the defaults stay beside any extra CA.
+    const extra = options.extraCaPem ?? [];
+    this.agent = new HttpsAgent({
+      keepAlive: true,
+      ...(extra.length > 0 && { ca: [...rootCertificates, ...extra] }),
+    });
+  }
+
+  /**
+   * Sends a request, retrying by the rules in `retry.ts`, and returns the response when its status
+   * is accepted.
+   *
+   * @throws HttpError for a status not accepted (after retries, when they apply)
+   * @throws AmbiguousResponseError when a non-idempotent request may or may not have taken effect
+   * @throws TimeoutError when every allowed attempt of an idempotent request timed out
+   * @throws DualWriteError (code `Network`) for other connection failures
+   */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const idempotent = req.idempotent ?? IDEMPOTENT_METHODS.has(req.method.toUpperCase());
+    let reauthenticated = false;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) this.stats.retries++;
+      const token = req.scope !== undefined ? await this.token(req.scope) : undefined;
+      this.stats.requests++;
+      this.options.onRequest?.({ method: req.method, url: redactUrl(req.url), attempt });
+
+      let response: Response<string>;
+      try {
+        response = await this.send(req, token);
+      } catch (error) {
+        const failure = networkFailure(error);
+        const decision = decideRetry({
+          attempt,
+          failure,
+          idempotent,
+          policy: this.policy,
+          random: this.random,
+        });
+        if (decision.action === "retry") {
+          await this.sleep(decision.delayMs);
+          continue;
+        }
+        throw this.networkError(req, failure, error, attempt, decision.action === "ambiguous");
+      }
+
+      const status = response.statusCode;
+      if (req.accept.includes(status)) return toHttpResponse(response);
+
+      // A 401 means the token was refused before anything ran: get a fresh one and try once more,
+      // whatever the method (the emulator's "token expiry" fault, a token revoked early).
+      if (status === 401 && req.scope !== undefined && !reauthenticated && this.options.tokens) {
+        reauthenticated = true;
+        this.options.tokens.invalidate(req.scope);
+        this.stats.reauthentications++;
+        attempt--;
+        continue;
+      }
+
+      const retryAfterMs = parseRetryAfter(response.headers["retry-after"], this.now());
+      const decision = decideRetry({
+        attempt,
+        failure: { kind: "status", status },
+        idempotent,
+        retryAfterMs,
+        policy: this.policy,
+        random: this.random,
+      });
+      if (decision.action === "retry") {
+        await this.sleep(decision.delayMs);
+        continue;
+      }
+      if (decision.action === "ambiguous") {
+        throw new AmbiguousResponseError({
+          method: req.method,
+          url: req.url,
+          status,
+          reason: `HTTP ${status}: ${scrub(response.body).slice(0, 200)}`,
+        });
+      }
+      throw new HttpError({
+        method: req.method,
+        url: req.url,
+        status,
+        body: parseBody(response),
+        attempts: attempt,
+        ...(decision.why === "retryAfterTooLong" && { note: decision.reason }),
+      });
+    }
+  }
+
+  /**
+   * Sends a request and validates its JSON body with a zod schema.
+   * @throws InvalidResponseError naming the first mismatched members
+   */
+  async requestJson<S extends z.ZodType>(req: HttpRequest, schema: S): Promise<z.output<S>> {
+    const response = await this.request(req);
+    return validate(schema, response.body, req.method, req.url);
+  }
+
+  /** Closes idle keep-alive connections (the provider process exits without it too). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async token(scope: string): Promise<string> {
+    if (!this.options.tokens) {
+      throw new DualWriteError(
+        `A request needs a token for ${scope}, but the HTTP client has no credential.`,
+        "Config",
+      );
+    }
+    return this.options.tokens.getToken(scope);
+  }
+
+  private send(req: HttpRequest, token: string | undefined): Promise<Response<string>> {
+    const headers: Record<string, string> = {
+      "user-agent": USER_AGENT,
+      accept: "application/json",
+      ...lowerCaseKeys(req.headers ?? {}),
+    };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    return got(req.url, {
+      method: req.method as "GET",
+      headers,
+      ...(req.json !== undefined && { json: req.json }),
+      ...(req.body !== undefined && { body: req.body }),
+      throwHttpErrors: false,
+      followRedirect: false,
+      retry: { limit: 0 },
+      timeout: { request: req.timeoutMs ?? this.timeoutMs },
+      agent: { https: this.agent },
+      responseType: "text",
+    });
+  }
+
+  private networkError(
+    req: HttpRequest,
+    failure: Failure,
+    error: unknown,
+    attempts: number,
+    ambiguous: boolean,
+  ): Error {
+    const code = failure.kind === "network" ? failure.code : "";
+    // A clean cause: got's error holds the request options, headers included.
+    const cause = new Error(
+      `${code}: ${error instanceof Error ? scrub(error.message) : "request failed"}`,
+    );
+    if (ambiguous) {
+      return new AmbiguousResponseError({
+        method: req.method,
+        url: req.url,
+        reason:
+          code === "ETIMEDOUT" ? "no answer before the timeout" : `the connection failed (${code})`,
+        cause,
+      });
+    }
+    const where = `${req.method} ${redactUrl(req.url)}`;
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+    if (code === "ETIMEDOUT") {
+      const ms = req.timeoutMs ?? this.timeoutMs;
+      return new TimeoutError(`${where} got no answer within ${ms} ms${tries}`, ms, { cause });
+    }
+    const hint = /CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code)
+      ? " (the server's certificate is not trusted: for the emulator, set dualwrite:caCertificatePath or NODE_EXTRA_CA_CERTS to its ca.pem)"
+      : "";
+    return new DualWriteError(
+      `${where} failed${tries}: ${cause.message}${hint}`,
+      hint ? "Tls" : "Network",
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/**
+ * Validates a response body with a zod schema at the client boundary.
+ * @throws InvalidResponseError naming the first mismatched members and what was expected
+ */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  method: string,
+  url: string,
+): z.output<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const detail = result.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(body)"}: ${issue.message}`)
+    .join("; ");
+  throw new InvalidResponseError(method, url, detail);
+}
+
+/** Identifies the provider in server logs (Dataverse and F&O record the user agent). */
+const USER_AGENT = "pulumi-dualwrite";
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+
+// got's timeouts that fire before the request is written: the server never saw it.
+const PRE_SEND_TIMEOUT_EVENTS = new Set(["lookup", "connect", "secureConnect"]);
+
+function networkFailure(error: unknown): Failure {
+  if (error instanceof RequestError) {
+    const code = error.code || "ERR_NETWORK";
+    const event = (error as { event?: unknown }).event;
+    const sent = !(
+      isNotSent(code) ||
+      (typeof event === "string" && PRE_SEND_TIMEOUT_EVENTS.has(event))
+    );
+    return { kind: "network", code, sent };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return { kind: "network", code: typeof code === "string" ? code : "ERR_NETWORK", sent: true };
+}
+
+function toHttpResponse(response: Response<string>): HttpResponse {
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: parseBody(response),
+    text: response.body,
+  };
+}
+
+function parseBody(response: Response<string>): unknown {
+  const text = response.body;
+  const type = String(response.headers["content-type"] ?? "");
+  if (text && /[/+]json\b/i.test(type)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}

@@ -1,0 +1,93 @@
+/**
+ * Shared reads: within one provider process (one `pulumi preview` or `up`), resources that need
+ * the same remote collection — the maps of a connection, the legal entities of an environment —
+ * share one request instead of making one each.
+ *
+ * A read joins a request already in flight for the same key, or takes a result younger than
+ * `ttlMs`. Any write through the owning client calls `invalidate`, and a read that was in flight
+ * when a write happened is neither shared with later readers nor cached, so a resource never
+ * sees data older than its own writes. Results are copied per reader, so one resource's edits
+ * to an array cannot leak into another's.
+ */
+
+/** Options of `SharedReads`. */
+export interface SharedReadsOptions {
+  /** How long a result may be reused. @default 5000 */
+  readonly ttlMs?: number;
+  /** The clock, injectable for tests. @default Date.now */
+  readonly now?: () => number;
+}
+
+interface Entry {
+  readonly generation: number;
+  readonly promise: Promise<unknown>;
+  /** Set once the load finished successfully. */
+  loadedAt?: number;
+}
+
+/** A per-key cache of reads in flight and recent results; see the file comment. */
+export class SharedReads {
+  private readonly entries = new Map<string, Entry>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private generation = 0;
+  private loadCount = 0;
+  private hitCount = 0;
+
+  constructor(options: SharedReadsOptions = {}) {
+    this.ttlMs = options.ttlMs ?? 5_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads made so far (for tests and benchmarks). */
+  get loads(): number {
+    return this.loadCount;
+  }
+
+  /** Reads served from a shared load (for tests and benchmarks). */
+  get hits(): number {
+    return this.hitCount;
+  }
+
+  /**
+   * The value for `key`: shared with a load in flight or a recent result, else loaded now.
+   * With `fresh`, always loads (and the new result is what later readers share).
+   */
+  async read<T>(
+    key: string,
+    load: () => Promise<T>,
+    options: { fresh?: boolean } = {},
+  ): Promise<T> {
+    const entry = this.entries.get(key);
+    if (!options.fresh && entry && entry.generation === this.generation) {
+      const usable = entry.loadedAt === undefined || this.now() - entry.loadedAt < this.ttlMs;
+      if (usable) {
+        this.hitCount++;
+        return structuredClone((await entry.promise) as T);
+      }
+    }
+    const generation = this.generation;
+    this.loadCount++;
+    const promise = load();
+    const created: Entry = { generation, promise };
+    this.entries.set(key, created);
+    try {
+      const value = await promise;
+      if (this.entries.get(key) === created) {
+        if (generation === this.generation) created.loadedAt = this.now();
+        else this.entries.delete(key);
+      }
+      return structuredClone(value);
+    } catch (error) {
+      // A failure is not cached: the next reader tries again.
+      if (this.entries.get(key) === created) this.entries.delete(key);
+      throw error;
+    }
+  }
+
+  /** Forgets every result and detaches reads in flight; called after any write. */
+  invalidate(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+}

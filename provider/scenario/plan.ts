@@ -1,0 +1,317 @@
+/**
+ * The plan of a DualWriteScenario: which resources one scenario declaration becomes, and in
+ * which order — connection, then company bootstraps, then maps with their prerequisites first,
+ * then initial syncs (each after the initial syncs of the maps it looks up). Pure: the component
+ * turns the plan into resources, and tests check the plan without Pulumi.
+ */
+import { z } from "zod";
+import {
+  bool,
+  companyCode,
+  describeIssues,
+  oneOf,
+  strictObject,
+  text,
+  textOrObject,
+  uniqueList,
+} from "../resources/common/check";
+import {
+  connectionSchemas,
+  legalEntityCode,
+  legalEntitySpecOf,
+  type LegalEntityDeclaration,
+} from "../resources/dualWriteConnection/dualWriteConnection.schema";
+import {
+  DESIRED_STATES,
+  entityMapBindingSchemas,
+  type DesiredState,
+} from "../resources/entityMapBinding/entityMapBinding.schema";
+import { companyBootstrapSchemas } from "../resources/companyBootstrap/companyBootstrap.schema";
+import { MASTERS, type Master } from "../resources/initialSyncRun/initialSyncRun.schema";
+import { directPrerequisites, knownPrerequisites } from "./catalog";
+import {
+  defaultInitialSync,
+  DEFAULT_COMPANY,
+  needsBootstrap,
+  scenarioFacts,
+  SCENARIOS,
+  type Scenario,
+} from "./scenarios";
+
+/** How a scenario map is initially synced: skipped, or with a master (and legal entities). */
+export type InitialSyncChoice =
+  "skip" | { readonly master: Master; readonly legalEntities?: readonly string[] };
+
+/** One map of a scenario declaration. */
+export interface ScenarioMap {
+  readonly name: string;
+  readonly version?: string;
+  readonly author?: string;
+  readonly keys?: readonly string[];
+  readonly state?: DesiredState;
+  readonly initialSync?: InitialSyncChoice;
+}
+
+/** A company to bootstrap: its code, or the code with the rows to pick. */
+export type BootstrapCompany =
+  | string
+  | {
+      readonly code: string;
+      readonly owningBusinessUnit?: string;
+      readonly tables?: readonly string[];
+    };
+
+/** The plain part of a scenario declaration (what shapes the resources). */
+export interface ScenarioDeclaration {
+  readonly scenario: Scenario;
+  readonly legalEntities?: readonly LegalEntityDeclaration[];
+  readonly bootstrapCompanies?: readonly BootstrapCompany[];
+  readonly maps: readonly ScenarioMap[];
+  readonly solutions?: readonly string[];
+  readonly skipInitialWritesForNewLegalEntities?: boolean;
+  readonly forceReset?: boolean;
+  readonly initialSyncTrigger?: string;
+}
+
+/** A map of the plan. */
+export interface PlannedMap {
+  readonly name: string;
+  readonly version?: string;
+  readonly author?: string;
+  readonly keys?: readonly string[];
+  readonly state: DesiredState;
+  /** False for a prerequisite the plan added. */
+  readonly declared: boolean;
+  /** Maps of the plan that must be running first. */
+  readonly prerequisites: readonly string[];
+  readonly initialSync?: { readonly master: Master; readonly legalEntities?: readonly string[] };
+  /** Maps of the plan whose initial sync must finish before this map's. */
+  readonly syncAfter: readonly string[];
+}
+
+/** A bootstrap of the plan. */
+export interface PlannedBootstrap {
+  readonly code: string;
+  readonly owningBusinessUnit?: string;
+  readonly tables?: readonly string[];
+}
+
+/** What a scenario declaration becomes. */
+export interface ScenarioPlan {
+  readonly legalEntities?: readonly LegalEntityDeclaration[];
+  readonly bootstraps: readonly PlannedBootstrap[];
+  /** In start order: every map after its prerequisites. */
+  readonly maps: readonly PlannedMap[];
+}
+
+const mapSchema = strictObject(
+  {
+    name: entityMapBindingSchemas.mapName,
+    version: entityMapBindingSchemas.version,
+    author: entityMapBindingSchemas.author,
+    keys: entityMapBindingSchemas.integrationKeys,
+    state: oneOf(DESIRED_STATES).optional(),
+    initialSync: textOrObject(
+      z.literal("skip", {
+        error: (i) =>
+          `must be "skip" or { master: "FinanceOperations" | "Dataverse" }; got ${JSON.stringify(i.input)}`,
+      }),
+      strictObject(
+        {
+          master: oneOf(MASTERS),
+          legalEntities: uniqueList(companyCode, "legal entities").optional(),
+        },
+        "an initial-sync choice",
+      ),
+      '"skip" or { master: "FinanceOperations" | "Dataverse" }',
+    ).optional(),
+  },
+  "a map declaration",
+);
+
+const bootstrapSchema = textOrObject(
+  companyCode,
+  strictObject(
+    {
+      code: companyCode,
+      owningBusinessUnit: companyBootstrapSchemas.owningBusinessUnit,
+      tables: companyBootstrapSchemas.tables,
+    },
+    "a bootstrap company",
+  ),
+  'a company code such as "USMF" or { code: "USMF", owningBusinessUnit: "Contoso US" }',
+);
+
+const declarationSchemas = {
+  scenario: oneOf(SCENARIOS),
+  legalEntities: connectionSchemas.legalEntities,
+  bootstrapCompanies: uniqueList(bootstrapSchema, "companies", (b) =>
+    typeof b === "string" ? b : b.code,
+  ).optional(),
+  maps: uniqueList(mapSchema, "maps", (m) => m.name).refine((m) => m.length > 0, {
+    error: 'is empty; declare at least one map, e.g. { name: "accounts - Customers V3" }',
+  }),
+  solutions: connectionSchemas.solutions,
+  skipInitialWritesForNewLegalEntities: bool.optional(),
+  forceReset: bool.optional(),
+  initialSyncTrigger: text(
+    "any text; change it to run the initial syncs again",
+    "2026-11-24",
+  ).optional(),
+} as const;
+
+/** A scenario declaration that cannot be planned; `property` names the input at fault. */
+export class ScenarioDeclarationError extends Error {
+  constructor(
+    readonly property: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ScenarioDeclarationError";
+  }
+}
+
+/**
+ * Validates a declaration (plain values only) and returns every problem, one per property.
+ */
+export function validateDeclaration(
+  declaration: Readonly<Record<string, unknown>>,
+): ScenarioDeclarationError[] {
+  const errors: ScenarioDeclarationError[] = [];
+  for (const [property, schema] of Object.entries(declarationSchemas)) {
+    const result = (schema as z.ZodType).safeParse(declaration[property]);
+    if (!result.success)
+      errors.push(
+        new ScenarioDeclarationError(property, describeIssues(property, result.error.issues)),
+      );
+  }
+  if (errors.length > 0) return errors;
+  const d = declaration as unknown as ScenarioDeclaration;
+  const companies = (d.bootstrapCompanies ?? []).map((b) =>
+    typeof b === "string" ? { code: b } : b,
+  );
+  if (companies.length > 0 && !needsBootstrap(d.scenario)) {
+    errors.push(
+      new ScenarioDeclarationError(
+        "bootstrapCompanies",
+        `bootstrapCompanies is set, but scenario "${d.scenario}" has a new Dataverse environment with no rows to bootstrap; remove it, or declare a "*-existing" scenario.`,
+      ),
+    );
+  }
+  if (companies.length > 1 && companies.some((b) => b.owningBusinessUnit === undefined)) {
+    errors.push(
+      new ScenarioDeclarationError(
+        "bootstrapCompanies",
+        "bootstrapCompanies lists several companies; give each an owningBusinessUnit, so that every unstamped row gets exactly one company.",
+      ),
+    );
+  }
+  if (d.legalEntities && companies.length > 0) {
+    const linked = new Set(d.legalEntities.map(legalEntityCode));
+    const outside = companies.map((b) => b.code.toUpperCase()).filter((code) => !linked.has(code));
+    if (outside.length > 0) {
+      errors.push(
+        new ScenarioDeclarationError(
+          "bootstrapCompanies",
+          `bootstrapCompanies ${outside.join(", ")} ${outside.length === 1 ? "is" : "are"} not among legalEntities; a company must be linked before its rows can be stamped. Add ${outside.length === 1 ? "it" : "them"} to legalEntities.`,
+        ),
+      );
+    }
+  }
+  return errors;
+}
+
+/**
+ * Plans a valid declaration.
+ * @throws ScenarioDeclarationError for the first problem {@link validateDeclaration} finds
+ */
+export function planScenario(declaration: ScenarioDeclaration): ScenarioPlan {
+  const errors = validateDeclaration(declaration as unknown as Record<string, unknown>);
+  if (errors[0]) throw errors[0];
+  const d = declaration;
+  const companies: PlannedBootstrap[] = (d.bootstrapCompanies ?? []).map((b) =>
+    typeof b === "string" ? { code: b.toUpperCase() } : { ...b, code: b.code.toUpperCase() },
+  );
+
+  // new-existing and new-data-existing: the companies to bootstrap are created in the new F&O
+  // environment and added to the link, beside DAT (DW/connection-setup.md, scenario 2 steps 1–2).
+  let legalEntities = d.legalEntities;
+  if (
+    !legalEntities &&
+    companies.length > 0 &&
+    scenarioFacts(d.scenario).financeOperations !== "existing"
+  ) {
+    legalEntities = [
+      DEFAULT_COMPANY,
+      ...companies
+        .filter((b) => b.code !== DEFAULT_COMPANY)
+        .map((b) => ({ code: b.code, createIfMissing: true })),
+    ];
+  }
+
+  const declaredByName = new Map(d.maps.map((m) => [m.name, m]));
+  const choiceOf = (m: ScenarioMap): PlannedMap["initialSync"] => {
+    const choice = m.initialSync ?? defaultInitialSync(d.scenario);
+    return choice === "skip" ? undefined : choice;
+  };
+
+  // Every declared map, after the prerequisites the provider knows of; a prerequisite that is
+  // not declared is added (running, live only) and, when a map that needs it is initially
+  // synced, synced first with the same master, so its lookups resolve.
+  const order: string[] = [];
+  for (const m of d.maps) {
+    for (const pre of knownPrerequisites(m.name)) if (!order.includes(pre)) order.push(pre);
+    if (!order.includes(m.name)) order.push(m.name);
+  }
+  const inheritedSync = new Map<string, { master: Master; legalEntities?: readonly string[] }>();
+  for (const m of d.maps) {
+    const sync = choiceOf(m);
+    if (!sync) continue;
+    for (const pre of knownPrerequisites(m.name)) {
+      if (!declaredByName.has(pre) && !inheritedSync.has(pre))
+        inheritedSync.set(pre, {
+          master: sync.master,
+          ...(sync.legalEntities && { legalEntities: sync.legalEntities }),
+        });
+    }
+  }
+
+  const maps: PlannedMap[] = order.map((name) => {
+    const declared = declaredByName.get(name);
+    const prerequisites = knownPrerequisites(name).filter((p) => order.includes(p));
+    const initialSync = declared ? choiceOf(declared) : inheritedSync.get(name);
+    return {
+      name,
+      ...(declared?.version !== undefined && { version: declared.version }),
+      ...(declared?.author !== undefined && { author: declared.author }),
+      ...(declared?.keys !== undefined && { keys: declared.keys }),
+      state: declared?.state ?? "Running",
+      declared: declared !== undefined,
+      prerequisites,
+      ...(initialSync && { initialSync }),
+      syncAfter: [],
+    };
+  });
+  const synced = new Set(maps.filter((m) => m.initialSync).map((m) => m.name));
+  const withSyncOrder = maps.map((m) => ({
+    ...m,
+    syncAfter: m.initialSync
+      ? directPrerequisites(m.name).flatMap((p) => closestSynced(p, synced))
+      : [],
+  }));
+  return {
+    ...(legalEntities && { legalEntities: legalEntities.map(legalEntitySpecOrCode) }),
+    bootstraps: companies,
+    maps: withSyncOrder,
+  };
+}
+
+/** A synced map, or the synced maps it in turn needs when it is not synced itself. */
+function closestSynced(name: string, synced: ReadonlySet<string>): string[] {
+  if (synced.has(name)) return [name];
+  return directPrerequisites(name).flatMap((p) => closestSynced(p, synced));
+}
+
+function legalEntitySpecOrCode(le: LegalEntityDeclaration): LegalEntityDeclaration {
+  return typeof le === "string" ? le.toUpperCase() : legalEntitySpecOf(le);
+}

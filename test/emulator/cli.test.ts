@@ -1,0 +1,191 @@
+/**
+ * The `dualwrite-emulator` command, run as a child process the way a user or CI runs it: one JSON
+ * line on stdout, serving until SIGTERM/SIGINT, exit 0; bad arguments exit 2 with a message on
+ * stderr. A second child process, trusting the CA only through NODE_EXTRA_CA_CERTS, gets a token
+ * with `@azure/identity` in exactly two calls.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { expect } from "chai";
+import { decodeJwt } from "jose";
+import { rawRequest, trustEmulatorCa } from "../support/emulator";
+
+const repoRoot = join(__dirname, "..", "..", "..");
+const bin = join(repoRoot, "bin", "dualwrite-emulator.js");
+
+/** A started CLI: its parsed first line and everything it printed. */
+interface CliRun {
+  readonly child: ChildProcess;
+  readonly line: CliLine;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface CliLine {
+  url: string;
+  caCertPath: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  gatewayUrl: string;
+  environments: Array<{ name: string; financeOperationsUrl: string; dataverseUrl: string }>;
+}
+
+function startCli(args: string[]): Promise<CliRun> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on("exit", (code, signal) => done({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      const newline = out.indexOf("\n");
+      if (newline < 0) return;
+      child.stdout.off("data", onData);
+      try {
+        resolve({
+          child,
+          line: JSON.parse(out.slice(0, newline)) as CliLine,
+          stdout: () => out,
+          stderr: () => err,
+          exit,
+        });
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    child.stdout.on("data", onData);
+    void exit.then(({ code }) =>
+      reject(new Error(`CLI exited (${code}) before printing its line: ${err}`)),
+    );
+  });
+}
+
+describe("dualwrite-emulator CLI", () => {
+  it("prints one JSON line, serves, and exits 0 on SIGTERM", async () => {
+    const run = await startCli(["--port", "0", "--seed", "new-new"]);
+    try {
+      const { line } = run;
+      expect(line).to.have.all.keys(
+        "url",
+        "caCertPath",
+        "tenantId",
+        "clientId",
+        "clientSecret",
+        "gatewayUrl",
+        "environments",
+      );
+      expect(line.url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(line.gatewayUrl).to.equal(`${line.url}/gateway`);
+      expect(line.environments).to.deep.equal([
+        {
+          name: "new-new",
+          financeOperationsUrl: `${line.url}/fno/new-new`,
+          dataverseUrl: `${line.url}/dataverse/new-new`,
+        },
+      ]);
+      trustEmulatorCa(line.caCertPath);
+      const meta = await rawRequest(
+        "GET",
+        `${line.url}/${line.tenantId}/v2.0/.well-known/openid-configuration`,
+      );
+      expect(meta.status).to.equal(200);
+    } finally {
+      run.child.kill("SIGTERM");
+    }
+    expect(await run.exit).to.deep.equal({ code: 0, signal: null });
+    expect(run.stdout().trim().split("\n")).to.have.length(1);
+  });
+
+  it("also shuts down cleanly on SIGINT, with a data directory", async () => {
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const dataDir = await mkdtemp(join(tmpdir(), "dw-cli-"));
+    try {
+      const run = await startCli(["--seed", "dev=new-new", "--data-dir", dataDir]);
+      expect(run.line.environments.map((e) => e.name)).to.deep.equal(["dev"]);
+      run.child.kill("SIGINT");
+      expect((await run.exit).code).to.equal(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a child process trusting the CA through NODE_EXTRA_CA_CERTS gets a token in two calls", async () => {
+    const run = await startCli(["--port", "0"]);
+    try {
+      const { line } = run;
+      const script = `
+        const { ClientSecretCredential } = require("@azure/identity");
+        new ClientSecretCredential(process.env.AZURE_TENANT_ID, process.env.AZURE_CLIENT_ID, process.env.AZURE_CLIENT_SECRET,
+          { authorityHost: process.env.AZURE_AUTHORITY_HOST, disableInstanceDiscovery: true })
+          .getToken("https://IntegratorApp.com/.default")
+          .then((t) => process.stdout.write(t.token), (e) => { process.stderr.write(String(e)); process.exit(1); });`;
+      const child = spawn(process.execPath, ["-e", script], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: line.caCertPath,
+          AZURE_AUTHORITY_HOST: line.url,
+          AZURE_TENANT_ID: line.tenantId,
+          AZURE_CLIENT_ID: line.clientId,
+          AZURE_CLIENT_SECRET: line.clientSecret,
+        },
+      });
+      let token = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (token += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((done) => child.on("exit", done));
+      expect(code, err).to.equal(0);
+      expect(decodeJwt(token)).to.include({ aud: "https://IntegratorApp.com", tid: line.tenantId });
+
+      trustEmulatorCa(line.caCertPath);
+      const log = await rawRequest("GET", `${line.url}/_emulator/requests`);
+      const calls = (log.json as Array<{ method: string; path: string }>).map(
+        (r) => `${r.method} ${r.path}`,
+      );
+      expect(calls).to.deep.equal([
+        `GET /${line.tenantId}/v2.0/.well-known/openid-configuration`,
+        `POST /${line.tenantId}/oauth2/v2.0/token`,
+      ]);
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.exit;
+    }
+  });
+
+  it("--print-ca-path prints the CA path alone and exits 0", async () => {
+    const child = spawn(process.execPath, [bin, "--print-ca-path"], { cwd: repoRoot });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on("exit", done));
+    expect(code).to.equal(0);
+    const path = out.trim();
+    expect(out).to.equal(`${path}\n`);
+    const { readFileSync } = await import("node:fs");
+    const { X509Certificate } = await import("node:crypto");
+    expect(new X509Certificate(readFileSync(path)).ca).to.equal(true);
+  });
+
+  it("refuses bad arguments with exit code 2, a message on stderr and nothing on stdout", async () => {
+    for (const args of [["--port", "abc"], ["--unknown"], ["--clock-speed", "0"]]) {
+      const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((done) => child.on("exit", done));
+      expect(code, args.join(" ")).to.equal(2);
+      expect(out, args.join(" ")).to.equal("");
+      expect(err, args.join(" ")).to.contain("dualwrite-emulator:").and.to.contain("Usage:");
+    }
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * The example programs (examples/<name>/) run against the emulator: which seed each one needs, the
+ * stack config that fits that seed, the provider config that points at the emulator, and the
+ * inline program that loads the compiled example. The demo (`npm start`) and the end-to-end tests
+ * both use it, so both run the programs exactly as a user reads them.
+ *
+ * There is no Node language host in the toolchain (docs/adr/0001-pulumi-cli-from-go-module-proxy.md),
+ * so an example runs as an Automation API inline program that requires its compiled JavaScript
+ * (examples/x/index.ts → dist/examples/x/index.js).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { PulumiFn } from "@pulumi/pulumi/automation";
+import { findRepoRoot } from "./toolchain";
+
+/** The six scenario examples, in Microsoft's order. */
+export const SCENARIO_EXAMPLES = [
+  "new-new",
+  "new-existing",
+  "new-data-new",
+  "new-data-existing",
+  "existing-new",
+  "existing-existing",
+] as const;
+
+/** One of the six scenario examples (its folder name is also the scenario and the emulator seed). */
+export type ScenarioExample = (typeof SCENARIO_EXAMPLES)[number];
+
+/** Whether `value` names one of the six scenario examples. */
+export function isScenarioExample(value: string): value is ScenarioExample {
+  return (SCENARIO_EXAMPLES as readonly string[]).includes(value);
+}
+
+/** The two URLs of an environment pair, as the emulator describes it. */
+export interface EnvironmentUrls {
+  readonly financeOperationsUrl: string;
+  readonly dataverseUrl: string;
+}
+
+/** What the provider needs to reach a running emulator (from `startEmulator`). */
+export interface EmulatorEndpoint {
+  /** `https://127.0.0.1:<port>`, the token authority. */
+  readonly url: string;
+  readonly gatewayUrl: string;
+  readonly caCertPath: string;
+  readonly credentials: {
+    readonly tenantId: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+  };
+}
+
+/**
+ * The companies of the emulator's seeds: F&O's existing environment has USMF, USRT and DEMF; the
+ * existing Dataverse seed keeps the customers it shares with USMF in business unit "Contoso US" and
+ * those it shares with DEMF in "Contoso Germany".
+ */
+export const SEED_COMPANIES = {
+  USMF: {
+    code: "USMF",
+    name: "Contoso Entertainment System USA",
+    owningBusinessUnit: "Contoso US",
+  },
+  DEMF: {
+    code: "DEMF",
+    name: "Contoso Entertainment System Germany",
+    owningBusinessUnit: "Contoso Germany",
+  },
+} as const;
+
+/**
+ * Stack config (keys of the example's own project) that fits the emulator's seed of the scenario:
+ * the URLs of the pair, and the companies the seed has data for. Object values are JSON, as
+ * `pulumi config set --path` would store them.
+ */
+export function scenarioExampleConfig(
+  example: ScenarioExample,
+  env: EnvironmentUrls,
+): Record<string, string> {
+  const urls = { financeOperationsUrl: env.financeOperationsUrl, dataverseUrl: env.dataverseUrl };
+  const { USMF, DEMF } = SEED_COMPANIES;
+  switch (example) {
+    case "new-new":
+    case "new-data-new":
+    case "existing-new":
+      // DAT for the new F&O seeds; every legal entity (DAT, USMF, USRT, DEMF) for the existing one.
+      return urls;
+    case "new-existing":
+      // The sales organization in Dataverse becomes company USMF in the new F&O environment.
+      return { ...urls, company: JSON.stringify({ code: USMF.code, name: USMF.name }) };
+    case "new-data-existing":
+      return { ...urls, companies: JSON.stringify([{ code: USMF.code, name: USMF.name }]) };
+    case "existing-existing":
+      // Every legal entity; the rows of each Dataverse business unit go to its company.
+      return {
+        ...urls,
+        bootstrapCompanies: JSON.stringify([
+          { code: USMF.code, owningBusinessUnit: USMF.owningBusinessUnit },
+          { code: DEMF.code, owningBusinessUnit: DEMF.owningBusinessUnit },
+        ]),
+      };
+  }
+}
+
+/**
+ * Provider config (`dualwrite:*`) for the emulator: its tenant, app, authority and gateway. The
+ * client secret goes into the secrets part, stored encrypted like a real one.
+ */
+export function emulatorProviderConfig(emulator: EmulatorEndpoint): {
+  config: Record<string, string>;
+  secrets: Record<string, string>;
+} {
+  return {
+    config: {
+      "dualwrite:tenantId": emulator.credentials.tenantId,
+      "dualwrite:clientId": emulator.credentials.clientId,
+      "dualwrite:authorityHost": emulator.url,
+      "dualwrite:gatewayUrl": emulator.gatewayUrl,
+    },
+    secrets: { "dualwrite:clientSecret": emulator.credentials.clientSecret },
+  };
+}
+
+/**
+ * Environment for the Pulumi CLI and so for the dynamic-provider process it starts: trust the
+ * emulator's CA (the provider process is a new Node, which reads `NODE_EXTRA_CA_CERTS` at start).
+ */
+export function emulatorProcessEnv(emulator: EmulatorEndpoint): Record<string, string> {
+  return { NODE_EXTRA_CA_CERTS: emulator.caCertPath };
+}
+
+/** The folder of an example (`examples/<name>`). */
+export function exampleDir(name: string, repoRoot: string = findRepoRoot()): string {
+  return path.join(repoRoot, "examples", name);
+}
+
+/** The Pulumi project name of an example (`name:` of its Pulumi.yaml). */
+export function exampleProjectName(name: string, repoRoot: string = findRepoRoot()): string {
+  const text = fs.readFileSync(path.join(exampleDir(name, repoRoot), "Pulumi.yaml"), "utf8");
+  const match = /^name:\s*(\S+)\s*$/m.exec(text);
+  if (!match?.[1]) throw new Error(`examples/${name}/Pulumi.yaml has no "name:" line.`);
+  return match[1];
+}
+
+/** The compiled program of an example. @throws when it was not compiled (`npm run build`). */
+export function exampleModule(name: string, repoRoot: string = findRepoRoot()): string {
+  const file = path.join(repoRoot, "dist", "examples", name, "index.js");
+  if (!fs.existsSync(file)) {
+    throw new Error(
+      `${file} does not exist: run \`npm run build\` (examples/${name}/index.ts did not compile).`,
+    );
+  }
+  return file;
+}
+
+/**
+ * An inline program that runs a compiled Pulumi program module as the Node language host would:
+ * its exports become the stack outputs. The program's own modules are evaluated afresh on every
+ * run (preview, up, refresh and destroy run in the same process; a module served from the require
+ * cache would register no resources).
+ */
+export function programFromModule(file: string): PulumiFn {
+  const programDir = `${path.dirname(file)}${path.sep}`;
+  return async () => {
+    for (const cached of Object.keys(require.cache)) {
+      if (cached.startsWith(programDir)) delete require.cache[cached];
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require(file) as Record<string, unknown>;
+    const exported: unknown = typeof loaded.default === "function" ? loaded.default : loaded;
+    const result: unknown =
+      typeof exported === "function" ? await (exported as () => unknown)() : exported;
+    return { ...(result as Record<string, unknown> | undefined) };
+  };
+}
