@@ -25,6 +25,7 @@ import {
   EmulatorHttpError,
   type EmulatorRequest,
   type EmulatorResponse,
+  ok,
   type Route,
 } from "../core/http";
 import type { RequestLog } from "../core/requestLog";
@@ -295,10 +296,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (!result.success) throw badRequest(describeIssues(what, result.error));
   return result.data;
-}
-
-function ok(body: unknown): EmulatorResponse {
-  return { status: 200, body };
 }
 
 function noContent(): EmulatorResponse {

@@ -53,6 +53,31 @@ export interface Route {
 }
 
 /**
+ * A route over a path pattern: anchored, a leading slash tolerated, and its named groups handed
+ * to `handle` as `params`.
+ */
+export function pathRoute(
+  method: string,
+  pattern: string,
+  handle: (
+    req: EmulatorRequest,
+    params: Readonly<Record<string, string | undefined>>,
+  ) => EmulatorResponse | Promise<EmulatorResponse>,
+): Route {
+  const regex = new RegExp(`^/?${pattern}$`);
+  return {
+    method,
+    pattern: regex,
+    handle: (req) => handle(req, regex.exec(req.path)?.groups ?? {}),
+  };
+}
+
+/** A 200 answer with a JSON body. */
+export function ok(body: unknown): EmulatorResponse {
+  return { status: 200, body };
+}
+
+/**
  * An error a handler throws to answer with a status and the surface's own error shape. The
  * server renders it with the surface's error formatter, so handlers stay shape-agnostic.
  */

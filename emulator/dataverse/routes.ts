@@ -15,16 +15,18 @@
  */
 import type { EmulatorContext } from "../core/context";
 import type { EmulatorRequest, EmulatorResponse, Route } from "../core/http";
-import {
-  type BatchOperation,
-  countOperations,
-  parseBatchRequest,
-  writeBatchResponse,
-} from "../odata/batch";
+import { type BatchOperation, countOperations, parseBatchRequest } from "../odata/batch";
 import { runBatch } from "../odata/batchRunner";
 import { WriteJournal } from "../odata/journal";
 import { header, parsePrefer, toBatchPart } from "../odata/protocol";
 import { parseResourcePath } from "../odata/resourcePath";
+import {
+  batchHttpResponse,
+  batchOperationRequest,
+  errorBatchPart,
+  resourceHead,
+  surfaceRoutes,
+} from "../odata/surface";
 import type { TableSet } from "../store/tables";
 import {
   countRows,
@@ -59,11 +61,7 @@ const UPDATE_MULTIPLE = "Microsoft.Dynamics.CRM.UpdateMultiple";
  */
 export function dataverseRoutes(ctx: EmulatorContext, runtime?: IntegrationDetailsSource): Route[] {
   const surface = new DataverseSurface(ctx, runtime);
-  return ["GET", "POST", "PATCH", "PUT", "DELETE"].map((method) => ({
-    method,
-    pattern: /^.*$/s,
-    handle: (req: EmulatorRequest) => surface.handle(req),
-  }));
+  return surfaceRoutes((req) => surface.handle(req));
 }
 
 /** Holds the per-surface state (service-protection counters) and dispatches requests. */
@@ -89,7 +87,7 @@ export class DataverseSurface {
       const scope = this.scope(req, org, tables, new WriteJournal(), new Map(), false);
       return await this.dispatch(req, scope, appId);
     } catch (e) {
-      throw toDataverseError(e, { entitySet: parseSafe(req.path) });
+      throw toDataverseError(e, { entitySet: resourceHead(req.path) });
     } finally {
       release();
     }
@@ -220,28 +218,13 @@ export class DataverseSurface {
               : response;
           return toBatchPart(withLocation, operation.contentId);
         } catch (e) {
-          const error = toDataverseError(e, { entitySet: parseSafe(inner.path) });
-          return toBatchPart(
-            {
-              status: error.status,
-              headers: {
-                ...error.headers,
-                "Content-Type": "application/json; odata.metadata=minimal",
-              },
-              body: dataverseErrorBody(error),
-            },
-            operation.contentId,
-          );
+          const error = toDataverseError(e, { entitySet: resourceHead(inner.path) });
+          return errorBatchPart(error, dataverseErrorBody(error), operation.contentId);
         }
       },
     });
     if (wrote) await this.ctx.persist();
-    const written = writeBatchResponse(responses);
-    return {
-      status: 200,
-      headers: { "Content-Type": written.contentType, "OData-Version": "4.0" },
-      body: Buffer.from(written.body, "utf8"),
-    };
+    return batchHttpResponse(responses);
   }
 
   /** Turns a batch operation into a request against this org, whatever form its URL has. */
@@ -250,39 +233,12 @@ export class DataverseSurface {
     scope: DataverseScope,
     op: BatchOperation,
   ): EmulatorRequest {
-    let url = op.url;
-    const absolute = /^https?:\/\/[^/]+(\/.*)?$/i.exec(url);
-    if (absolute) url = absolute[1] ?? "/";
-    const queryAt = url.indexOf("?");
-    const pathPart = queryAt < 0 ? url : url.slice(0, queryAt);
-    const search = queryAt < 0 ? "" : url.slice(queryAt);
-    const relative = pathPart.replace(/^.*\/api\/data\/v9\.\d\//, "").replace(/^\//, "");
-    let path: string;
-    try {
-      path = decodeURIComponent(relative);
-    } catch {
-      throw dataverseErrors.badRequest(
-        `The batch operation URL '${op.url}' is not correctly percent-encoded.`,
-      );
-    }
-    const rootPath = new URL(scope.serviceRoot).pathname;
-    return {
-      method: op.method,
-      path,
-      rawUrl: `${rootPath}/${relative}${search}`,
-      query: new URLSearchParams(search),
-      headers: { ...op.headers },
-      body: Buffer.from(op.body, "utf8"),
-      params: outer.params,
-      ...(outer.claims ? { claims: outer.claims } : {}),
-    };
-  }
-}
-
-function parseSafe(path: string): string | undefined {
-  try {
-    return parseResourcePath(path).head;
-  } catch {
-    return undefined;
+    return batchOperationRequest(
+      outer,
+      scope.serviceRoot,
+      op,
+      /^.*\/api\/data\/v9\.\d\//,
+      (message) => dataverseErrors.badRequest(message),
+    );
   }
 }

@@ -9,16 +9,18 @@
  */
 import type { EmulatorContext } from "../core/context";
 import type { EmulatorRequest, EmulatorResponse, Route } from "../core/http";
-import {
-  type BatchOperation,
-  countOperations,
-  parseBatchRequest,
-  writeBatchResponse,
-} from "../odata/batch";
+import { type BatchOperation, countOperations, parseBatchRequest } from "../odata/batch";
 import { runBatch } from "../odata/batchRunner";
 import { WriteJournal } from "../odata/journal";
 import { header, parsePrefer, toBatchPart } from "../odata/protocol";
 import { parseResourcePath } from "../odata/resourcePath";
+import {
+  batchHttpResponse,
+  batchOperationRequest,
+  errorBatchPart,
+  resourceHead,
+  surfaceRoutes,
+} from "../odata/surface";
 import type { TableSet } from "../store/tables";
 import {
   countRows,
@@ -38,11 +40,7 @@ export const FNO_BATCH_LIMIT = 5000;
 /** The routes of the F&O surface (one per method; the path is matched inside). */
 export function fnoRoutes(ctx: EmulatorContext): Route[] {
   const surface = new FnoSurface(ctx);
-  return ["GET", "POST", "PATCH", "PUT", "DELETE"].map((method) => ({
-    method,
-    pattern: /^.*$/s,
-    handle: (req: EmulatorRequest) => surface.handle(req),
-  }));
+  return surfaceRoutes((req) => surface.handle(req));
 }
 
 /** Dispatches requests of the F&O surface. */
@@ -57,7 +55,7 @@ export class FnoSurface {
     try {
       return await this.dispatch(req, this.scope(env, tables, new WriteJournal(), false));
     } catch (e) {
-      throw toFnoError(e, { entitySet: headOf(req.path) });
+      throw toFnoError(e, { entitySet: resourceHead(req.path) });
     }
   }
 
@@ -141,28 +139,13 @@ export class FnoSurface {
             operation.contentId,
           );
         } catch (e) {
-          const error = toFnoError(e, { entitySet: headOf(inner.path) });
-          return toBatchPart(
-            {
-              status: error.status,
-              headers: {
-                ...error.headers,
-                "Content-Type": "application/json; odata.metadata=minimal",
-              },
-              body: fnoErrorBody(error),
-            },
-            operation.contentId,
-          );
+          const error = toFnoError(e, { entitySet: resourceHead(inner.path) });
+          return errorBatchPart(error, fnoErrorBody(error), operation.contentId);
         }
       },
     });
     if (wrote) await this.ctx.persist();
-    const written = writeBatchResponse(responses);
-    return {
-      status: 200,
-      headers: { "Content-Type": written.contentType, "OData-Version": "4.0" },
-      body: Buffer.from(written.body, "utf8"),
-    };
+    return batchHttpResponse(responses);
   }
 
   /** Turns a batch operation into a request against this environment, whatever form its URL has. */
@@ -171,39 +154,9 @@ export class FnoSurface {
     scope: FnoScope,
     op: BatchOperation,
   ): EmulatorRequest {
-    let url = op.url;
-    const absolute = /^https?:\/\/[^/]+(\/.*)?$/i.exec(url);
-    if (absolute) url = absolute[1] ?? "/";
-    const queryAt = url.indexOf("?");
-    const pathPart = queryAt < 0 ? url : url.slice(0, queryAt);
-    const search = queryAt < 0 ? "" : url.slice(queryAt);
-    const relative = pathPart.replace(/^.*?\/data\//, "").replace(/^\//, "");
-    let path: string;
-    try {
-      path = decodeURIComponent(relative);
-    } catch {
-      throw fnoErrors.badRequest(
-        `The batch operation URL '${op.url}' is not correctly percent-encoded.`,
-      );
-    }
-    return {
-      method: op.method,
-      path,
-      rawUrl: `${new URL(scope.serviceRoot).pathname}/${relative}${search}`,
-      query: new URLSearchParams(search),
-      headers: { ...op.headers },
-      body: Buffer.from(op.body, "utf8"),
-      params: outer.params,
-      ...(outer.claims ? { claims: outer.claims } : {}),
-    };
-  }
-}
-
-function headOf(path: string): string | undefined {
-  try {
-    return parseResourcePath(path).head;
-  } catch {
-    return undefined;
+    return batchOperationRequest(outer, scope.serviceRoot, op, /^.*?\/data\//, (message) =>
+      fnoErrors.badRequest(message),
+    );
   }
 }
 

@@ -25,7 +25,13 @@
  */
 import { z } from "zod";
 import type { EmulatorContext } from "../core/context";
-import type { EmulatorRequest, EmulatorResponse, Route } from "../core/http";
+import {
+  type EmulatorRequest,
+  type EmulatorResponse,
+  ok,
+  pathRoute,
+  type Route,
+} from "../core/http";
 import { describeIssues } from "../core/settings";
 import { gatewayErrors } from "../runtime/errors";
 import { mapActions } from "../runtime/state";
@@ -90,7 +96,7 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
   };
 
   return [
-    route("GET", `${dwm}/Environments`, (req) => {
+    pathRoute("GET", `${dwm}/Environments`, (req) => {
       const targetType = req.query.get("targetType") ?? "AX";
       if (!["AX", "CRM"].includes(targetType.toUpperCase())) {
         throw gatewayErrors.badRequest(`targetType must be AX or CRM, got '${targetType}'.`);
@@ -101,18 +107,18 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
       return ok(runtime.resolveEnvironments(targetType, identifier));
     }),
 
-    route("GET", "api/ConnectionSet/(?<cname>[^/]+)", (_req, p) =>
+    pathRoute("GET", "api/ConnectionSet/(?<cname>[^/]+)", (_req, p) =>
       ok(runtime.connectionSet(p.cname ?? "")),
     ),
 
-    route("POST", "api/ConnectionSet/(?<cid>[^/]+)/Reset", async (req, p) => {
+    pathRoute("POST", "api/ConnectionSet/(?<cid>[^/]+)/Reset", async (req, p) => {
       const body = parseBody(req, resetSchema, "body", true) ?? {};
       const force = parseBoolean(req.query.get("forceReset"), "forceReset");
       const answer = runtime.reset(p.cid ?? "", body, force, req.claims);
       return persisted(ok(answer));
     }),
 
-    route("PUT", "api/ConnectionSet/(?<cid>[^/]+)/LegalEntities", async (req, p) => {
+    pathRoute("PUT", "api/ConnectionSet/(?<cid>[^/]+)/LegalEntities", async (req, p) => {
       const body = parseBody(req, legalEntitiesSchema, "body", false) as z.infer<
         typeof legalEntitiesSchema
       >;
@@ -124,7 +130,7 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
       return persisted(ok(answer));
     }),
 
-    route("GET", `${dwm}/Entities`, (req) => {
+    pathRoute("GET", `${dwm}/Entities`, (req) => {
       const cid = req.query.get("cid");
       if (!cid)
         throw gatewayErrors.badRequest(
@@ -133,7 +139,7 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
       return ok(runtime.listMaps(cid));
     }),
 
-    route("POST", `${dwm}/Start`, async (req) => {
+    pathRoute("POST", `${dwm}/Start`, async (req) => {
       const raw = parseJson(req);
       const action = parseAction((raw as { action?: unknown } | undefined)?.action);
       const body = validate(startSchema, raw, "body");
@@ -153,20 +159,20 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
       return persisted({ status: 202, body: answer });
     }),
 
-    route("GET", `${dwm}/Status/(?<requestId>[^/]+)`, (_req, p) =>
+    pathRoute("GET", `${dwm}/Status/(?<requestId>[^/]+)`, (_req, p) =>
       ok(runtime.requestStatus(p.requestId ?? "")),
     ),
 
-    route("POST", `${dwm}/GetTemplatePrerequisiteSequences/(?<cid>[^/]+)`, (req, p) => {
+    pathRoute("POST", `${dwm}/GetTemplatePrerequisiteSequences/(?<cid>[^/]+)`, (req, p) => {
       const tids = validate(z.array(z.string().min(1)), parseJson(req), "body");
       return ok(runtime.prerequisiteSequences(p.cid ?? "", tids));
     }),
 
-    route("GET", `${dwm}/SolutionAware/(?<cid>[^/]+)/Solutions/?`, (_req, p) =>
+    pathRoute("GET", `${dwm}/SolutionAware/(?<cid>[^/]+)/Solutions/?`, (_req, p) =>
       ok(runtime.solutions(p.cid ?? "")),
     ),
 
-    route("POST", `${dwm}/SolutionAware/(?<cid>[^/]+)/RestoreTemplates`, async (req, p) => {
+    pathRoute("POST", `${dwm}/SolutionAware/(?<cid>[^/]+)/RestoreTemplates`, async (req, p) => {
       const body = validate(restoreTemplatesSchema, parseJson(req), "body");
       const answer = runtime.applySolutions(
         p.cid ?? "",
@@ -175,11 +181,11 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
       return persisted({ status: 202, body: answer });
     }),
 
-    route("GET", `${dwm}/SolutionAware/(?<cid>[^/]+)/Status/(?<requestId>[^/]+)`, (_req, p) =>
+    pathRoute("GET", `${dwm}/SolutionAware/(?<cid>[^/]+)/Status/(?<requestId>[^/]+)`, (_req, p) =>
       ok(runtime.solutionStatus(p.cid ?? "", p.requestId ?? "")),
     ),
 
-    route(
+    pathRoute(
       "POST",
       `${dwm}/SolutionAware/(?<cid>[^/]+)/SwitchActive/(?<templateId>[^/]+)`,
       async (req, p) => {
@@ -193,46 +199,25 @@ export function gatewayRoutes(ctx: EmulatorContext, runtime: DualWriteRuntime): 
     ),
 
     // After the SolutionAware routes, so that `SolutionAware` is never read as a pid.
-    route("GET", `${dwm}/(?<pid>DWM-[^/]+)/FieldMappings`, (_req, p) =>
+    pathRoute("GET", `${dwm}/(?<pid>DWM-[^/]+)/FieldMappings`, (_req, p) =>
       ok(runtime.fieldMappings(p.pid ?? "")),
     ),
 
-    route("GET", "api/dataset/(?<org>.+)/IntegrationKeys", (_req, p) =>
+    pathRoute("GET", "api/dataset/(?<org>.+)/IntegrationKeys", (_req, p) =>
       ok(runtime.integrationKeys(p.org ?? "")),
     ),
-    route("POST", "api/dataset/(?<org>.+)/IntegrationKeys", async (req, p) => {
+    pathRoute("POST", "api/dataset/(?<org>.+)/IntegrationKeys", async (req, p) => {
       const body = validate(keysSchema, parseJson(req), "body");
       return persisted(ok(runtime.setIntegrationKeys(p.org ?? "", body.integrationKeys)));
     }),
 
-    route("GET", "api/ProjectExecutionWithCompanies/(?<pid>[^/]+)", (_req, p) =>
+    pathRoute("GET", "api/ProjectExecutionWithCompanies/(?<pid>[^/]+)", (_req, p) =>
       ok(runtime.projectExecutions(p.pid ?? "")),
     ),
 
     // The UI's "Refresh tables": the emulator's schemas never go stale, so there is nothing to do.
-    route("POST", "api/Project/(?<name>[^/]+)/Refresh", () => ok({})),
+    pathRoute("POST", "api/Project/(?<name>[^/]+)/Refresh", () => ok({})),
   ];
-}
-
-/** A route over a path pattern (anchored; a leading slash is tolerated). */
-function route(
-  method: string,
-  pattern: string,
-  handle: (
-    req: EmulatorRequest,
-    params: Readonly<Record<string, string | undefined>>,
-  ) => EmulatorResponse | Promise<EmulatorResponse>,
-): Route {
-  const regex = new RegExp(`^/?${pattern}$`);
-  return {
-    method,
-    pattern: regex,
-    handle: (req) => handle(req, regex.exec(req.path)?.groups ?? {}),
-  };
-}
-
-function ok(body: unknown): EmulatorResponse {
-  return { status: 200, body };
 }
 
 /** The JSON body, or undefined when empty; 400 when it is not JSON. */

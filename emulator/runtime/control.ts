@@ -19,6 +19,8 @@ import {
   EmulatorHttpError,
   type EmulatorRequest,
   type EmulatorResponse,
+  ok,
+  pathRoute,
   type Route,
 } from "../core/http";
 import { describeIssues } from "../core/settings";
@@ -49,16 +51,16 @@ export function runtimeControlRoutes(ctx: EmulatorContext, runtime: DualWriteRun
     return { status: 200, body };
   };
   return [
-    route("GET", "links", () => ok(runtime.linksView())),
-    route("DELETE", "links/(?<env>[^/]+)/legal-entities/(?<code>[^/]+)", (_req, p) =>
+    pathRoute("GET", "links", () => ok(runtime.linksView())),
+    pathRoute("DELETE", "links/(?<env>[^/]+)/legal-entities/(?<code>[^/]+)", (_req, p) =>
       persisted(runtime.removeLegalEntityByHand(p.env ?? "", p.code ?? "")),
     ),
-    route("GET", "maps", (req) => {
+    pathRoute("GET", "maps", (req) => {
       const env = req.query.get("env");
       if (!env) throw badRequest("env is required: the name of the environment pair.");
       return ok(runtime.mapsView(env));
     }),
-    route("PUT", "maps/(?<env>[^/]+)/(?<map>[^/]+)/state", (req, p) => {
+    pathRoute("PUT", "maps/(?<env>[^/]+)/(?<map>[^/]+)/state", (req, p) => {
       const { state } = parse(stateSchema, req, "body");
       const number =
         typeof state === "number" ? state : (MapState as Record<string, number>)[state];
@@ -69,15 +71,15 @@ export function runtimeControlRoutes(ctx: EmulatorContext, runtime: DualWriteRun
       }
       return persisted(runtime.setMapStateByHand(p.env ?? "", p.map ?? "", number));
     }),
-    route("PUT", "maps/(?<env>[^/]+)/(?<map>[^/]+)/version", (req, p) => {
+    pathRoute("PUT", "maps/(?<env>[^/]+)/(?<map>[^/]+)/version", (req, p) => {
       const body = parse(versionSchema, req, "body");
       return persisted(
         runtime.setActiveTemplateByHand(p.env ?? "", p.map ?? "", body.version, body.author),
       );
     }),
-    route("GET", "jobs", () => ok(runtime.jobsView())),
-    route("GET", "virtual-rows", () => ok(runtime.virtualRowsView())),
-    route("PUT", "virtual-rows", (req) => {
+    pathRoute("GET", "jobs", () => ok(runtime.jobsView())),
+    pathRoute("GET", "virtual-rows", () => ok(runtime.virtualRowsView())),
+    pathRoute("PUT", "virtual-rows", (req) => {
       const body = parse(virtualRowsSchema, req, "body");
       runtime.setVirtualRows({
         kind: body.side,
@@ -89,26 +91,6 @@ export function runtimeControlRoutes(ctx: EmulatorContext, runtime: DualWriteRun
       return persisted(runtime.virtualRowsView());
     }),
   ];
-}
-
-function route(
-  method: string,
-  pattern: string,
-  handle: (
-    req: EmulatorRequest,
-    params: Readonly<Record<string, string | undefined>>,
-  ) => EmulatorResponse | Promise<EmulatorResponse>,
-): Route {
-  const regex = new RegExp(`^/?${pattern}$`);
-  return {
-    method,
-    pattern: regex,
-    handle: (req) => handle(req, regex.exec(req.path)?.groups ?? {}),
-  };
-}
-
-function ok(body: unknown): EmulatorResponse {
-  return { status: 200, body };
 }
 
 function badRequest(message: string): EmulatorHttpError {

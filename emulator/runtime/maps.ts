@@ -251,6 +251,27 @@ function scaleFieldMappings(entry: CatalogEntry, lookupCount: number): FieldMapp
   return out;
 }
 
+// The field mappings accounts and contacts share after their own name fields (both ride on CustomersV3).
+const customerPartyMappings: readonly FieldMappingSpec[] = [
+  {
+    sourceField: "CustomerGroupId",
+    destinationField: "msdyn_customergroupid.msdyn_groupid",
+    syncDirection: 3,
+  },
+  {
+    sourceField: "SalesCurrencyCode",
+    destinationField: "transactioncurrencyid.isocurrencycode",
+    syncDirection: 3,
+  },
+  {
+    sourceField: "dataAreaId",
+    destinationField: "msdyn_company.cdm_companycode",
+    syncDirection: 3,
+  },
+  { sourceField: "PrimaryContactEmail", destinationField: "emailaddress1", syncDirection: 3 },
+  { sourceField: "AddressCity", destinationField: "address1_city", syncDirection: 3 },
+];
+
 const dataMapDetails: Record<
   string,
   Pick<
@@ -298,23 +319,7 @@ const dataMapDetails: Record<
     fieldMappings: [
       { sourceField: "CustomerAccount", destinationField: "accountnumber", syncDirection: 3 },
       { sourceField: "OrganizationName", destinationField: "name", syncDirection: 3 },
-      {
-        sourceField: "CustomerGroupId",
-        destinationField: "msdyn_customergroupid.msdyn_groupid",
-        syncDirection: 3,
-      },
-      {
-        sourceField: "SalesCurrencyCode",
-        destinationField: "transactioncurrencyid.isocurrencycode",
-        syncDirection: 3,
-      },
-      {
-        sourceField: "dataAreaId",
-        destinationField: "msdyn_company.cdm_companycode",
-        syncDirection: 3,
-      },
-      { sourceField: "PrimaryContactEmail", destinationField: "emailaddress1", syncDirection: 3 },
-      { sourceField: "AddressCity", destinationField: "address1_city", syncDirection: 3 },
+      ...customerPartyMappings,
     ],
   },
   [MapNames.contacts]: {
@@ -329,23 +334,7 @@ const dataMapDetails: Record<
       },
       { sourceField: "PersonFirstName", destinationField: "firstname", syncDirection: 3 },
       { sourceField: "PersonLastName", destinationField: "lastname", syncDirection: 3 },
-      {
-        sourceField: "CustomerGroupId",
-        destinationField: "msdyn_customergroupid.msdyn_groupid",
-        syncDirection: 3,
-      },
-      {
-        sourceField: "SalesCurrencyCode",
-        destinationField: "transactioncurrencyid.isocurrencycode",
-        syncDirection: 3,
-      },
-      {
-        sourceField: "dataAreaId",
-        destinationField: "msdyn_company.cdm_companycode",
-        syncDirection: 3,
-      },
-      { sourceField: "PrimaryContactEmail", destinationField: "emailaddress1", syncDirection: 3 },
-      { sourceField: "AddressCity", destinationField: "address1_city", syncDirection: 3 },
+      ...customerPartyMappings,
     ],
   },
 };

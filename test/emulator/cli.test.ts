@@ -162,6 +162,72 @@ describe("dualwrite-emulator CLI", () => {
     }
   });
 
+  it("serves a program that uses only @azure/identity and dynamics-web-api with the printed values", async () => {
+    // The emulator's promise to its users, as issue 3 states it: start the CLI, hand its line to
+    // an ordinary client program, and read cdm_companies and page accounts. The program runs in a
+    // separate process that trusts the CA only through NODE_EXTRA_CA_CERTS.
+    const run = await startCli(["--port", "0", "--seed", "existing-existing", "--size", "12"]);
+    try {
+      const { line } = run;
+      const env = line.environments[0];
+      expect(env, "the seeded environment pair").to.not.equal(undefined);
+      const script = `
+        const { ClientSecretCredential } = require("@azure/identity");
+        const { DynamicsWebApi } = require("dynamics-web-api");
+        const line = JSON.parse(process.env.EMULATOR_LINE);
+        const dataverseUrl = line.environments[0].dataverseUrl;
+        const credential = new ClientSecretCredential(line.tenantId, line.clientId, line.clientSecret,
+          { authorityHost: line.url, disableInstanceDiscovery: true });
+        const api = new DynamicsWebApi({
+          serverUrl: dataverseUrl + "/",
+          onTokenRefresh: async () => (await credential.getToken(dataverseUrl + "/.default")).token,
+        });
+        (async () => {
+          const companies = await api.retrieveMultiple({ collection: "cdm_companies" });
+          const pages = [];
+          let nextPageLink;
+          do {
+            const page = await api.retrieveMultiple(
+              { collection: "accounts", select: ["accountid", "name"], maxPageSize: 10 }, nextPageLink);
+            pages.push(page.value.length);
+            nextPageLink = page.oDataNextLink;
+          } while (nextPageLink);
+          process.stdout.write(JSON.stringify({ companies: companies.value.length, pages }));
+        })().catch((e) => { process.stderr.write(String(e && e.message || e)); process.exit(1); });`;
+      const child = spawn(process.execPath, ["-e", script], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: line.caCertPath,
+          EMULATOR_LINE: JSON.stringify(line),
+        },
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((done) => child.on("exit", done));
+      expect(code, err).to.equal(0);
+      const result = JSON.parse(out) as { companies: number; pages: number[] };
+
+      trustEmulatorCa(line.caCertPath);
+      const rows = await rawRequest("GET", `${line.url}/_emulator/dataverse/${env!.name}/accounts`);
+      const accounts = (rows.json as unknown[]).length;
+      expect(accounts, "the seed has more accounts than one page").to.be.greaterThan(10);
+      expect(result.pages.reduce((a, b) => a + b, 0)).to.equal(accounts);
+      expect(result.pages.length).to.equal(Math.ceil(accounts / 10));
+      expect(result.pages.every((n) => n <= 10)).to.equal(true);
+      const companies = await rawRequest(
+        "GET",
+        `${line.url}/_emulator/dataverse/${env!.name}/cdm_companies`,
+      );
+      expect(result.companies).to.equal((companies.json as unknown[]).length);
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.exit;
+    }
+  });
+
   it("--print-ca-path prints the CA path alone and exits 0", async () => {
     const child = spawn(process.execPath, [bin, "--print-ca-path"], { cwd: repoRoot });
     let out = "";

@@ -2,7 +2,7 @@
  * Collects check failures so that each property is reported once, however many rules it broke.
  */
 import { DualWriteError } from "../../errors";
-import type { CheckFailure } from "./check";
+import { checkProperties, type CheckFailure, type PropertySchemas } from "./check";
 
 /** Failures keyed by property; several reasons for one property become one sentence. */
 export class FailureList {
@@ -51,4 +51,34 @@ export class InvalidInputError extends DualWriteError {
     );
     this.name = "InvalidInputError";
   }
+}
+
+/**
+ * {@link checkProperties} with its failures already in a {@link FailureList}, for the rules that
+ * follow to add to.
+ */
+export function collectPropertyFailures(
+  resource: string,
+  schemas: PropertySchemas,
+  news: Readonly<Record<string, unknown>>,
+): { list: FailureList; unknown: ReadonlySet<string>; values: Readonly<Record<string, unknown>> } {
+  const { failures, unknown, values } = checkProperties(resource, schemas, news);
+  const list = new FailureList();
+  list.addAll(failures);
+  return { list, unknown, values };
+}
+
+/**
+ * What `create`/`update` do before writing: every input not known yet fails too, and any failure
+ * throws {@link InvalidInputError}.
+ * @param before ends the sentence for an unknown input, e.g. `before rows are stamped`.
+ */
+export function throwUnlessValid(
+  resource: string,
+  list: FailureList,
+  unknown: ReadonlySet<string>,
+  before: string,
+): void {
+  for (const p of unknown) list.add(p, `${p} is not known yet; it must be known ${before}.`);
+  if (!list.empty) throw new InvalidInputError(resource, list.toArray());
 }

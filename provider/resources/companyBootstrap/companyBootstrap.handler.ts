@@ -14,10 +14,15 @@
  * | delete | nothing: a stamp is business data and stays                                                  |
  */
 import { DualWriteError } from "../../errors";
-import { checkProperties, normalizeUrl, UNKNOWN, type CheckFailure } from "../common/check";
+import { normalizeUrl, UNKNOWN, type CheckFailure } from "../common/check";
 import { columnText, companyColumnOf, companyIds, logicalNameOf } from "../common/companies";
 import { deepEqual, diffDeclared } from "../common/diff";
-import { FailureList, InvalidInputError } from "../common/failures";
+import {
+  collectPropertyFailures,
+  FailureList,
+  InvalidInputError,
+  throwUnlessValid,
+} from "../common/failures";
 import type {
   Clients,
   DiffOutcome,
@@ -62,16 +67,12 @@ function desired(inputs: CompanyBootstrapInputs): Desired {
 }
 
 function validInputs(inputs: CompanyBootstrapInputs): Desired {
-  const { failures, unknown } = checkProperties(
+  const { list, unknown } = collectPropertyFailures(
     RESOURCE,
     companyBootstrapSchemas,
     inputs as unknown as Record<string, unknown>,
   );
-  const list = new FailureList();
-  list.addAll(failures);
-  for (const p of unknown)
-    list.add(p, `${p} is not known yet; it must be known before rows are stamped.`);
-  if (!list.empty) throw new InvalidInputError(RESOURCE, list.toArray());
+  throwUnlessValid(RESOURCE, list, unknown, "before rows are stamped");
   return desired(inputs);
 }
 
@@ -202,9 +203,7 @@ export const companyBootstrapLifecycle: Lifecycle<CompanyBootstrapInputs, Compan
     async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
       const olds = oldInputs as Readonly<Record<string, unknown>>;
       const news = newInputs as Readonly<Record<string, unknown>>;
-      const { failures, unknown } = checkProperties(RESOURCE, companyBootstrapSchemas, news);
-      const list = new FailureList();
-      list.addAll(failures);
+      const { list, unknown } = collectPropertyFailures(RESOURCE, companyBootstrapSchemas, news);
       if (!list.empty || unknown.size > 0) return list.toArray();
       const inputs = news as unknown as CompanyBootstrapInputs;
       const previous = olds as Partial<CompanyBootstrapInputs>;

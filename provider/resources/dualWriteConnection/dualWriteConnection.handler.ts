@@ -26,15 +26,14 @@ import {
   type Scenario,
   type ScenarioFacts,
 } from "../../scenario/scenarios";
-import {
-  checkProperties,
-  containsUnknown,
-  normalizeUrl,
-  UNKNOWN,
-  type CheckFailure,
-} from "../common/check";
+import { containsUnknown, normalizeUrl, UNKNOWN, type CheckFailure } from "../common/check";
 import { deepEqual, diffDeclared, sameSet } from "../common/diff";
-import { FailureList, InvalidInputError } from "../common/failures";
+import {
+  collectPropertyFailures,
+  FailureList,
+  InvalidInputError,
+  throwUnlessValid,
+} from "../common/failures";
 import type {
   Clients,
   DiffOutcome,
@@ -117,9 +116,7 @@ function pureCheck(news: Readonly<Record<string, unknown>>): {
   failures: FailureList;
   unknown: ReadonlySet<string>;
 } {
-  const { failures, unknown, values } = checkProperties(RESOURCE, connectionSchemas, news);
-  const list = new FailureList();
-  list.addAll(failures);
+  const { list, unknown, values } = collectPropertyFailures(RESOURCE, connectionSchemas, news);
   for (const f of crossPropertyFailures(values)) {
     if (!list.has(f.property)) list.add(f.property, f.reason);
   }
@@ -448,11 +445,7 @@ async function observe(
 
 function validInputs(inputs: DualWriteConnectionInputs): Desired {
   const { failures, unknown } = pureCheck(inputs as unknown as Record<string, unknown>);
-  if (unknown.size > 0) {
-    for (const p of unknown)
-      failures.add(p, `${p} is not known yet; it must be known before the link is made.`);
-  }
-  if (!failures.empty) throw new InvalidInputError(RESOURCE, failures.toArray());
+  throwUnlessValid(RESOURCE, failures, unknown, "before the link is made");
   return desired(inputs);
 }
 

@@ -17,7 +17,6 @@ import { DualWriteError } from "../../errors";
 import { MapAction, MapState, type GatewayMap } from "../../clients/gateway";
 import { closestMapNames, findCatalogMap } from "../../scenario/catalog";
 import {
-  checkProperties,
   containsUnknown,
   normalizeUrl,
   settleDerived,
@@ -25,7 +24,12 @@ import {
   type CheckFailure,
 } from "../common/check";
 import { deepEqual, diffDeclared } from "../common/diff";
-import { FailureList, InvalidInputError } from "../common/failures";
+import {
+  collectPropertyFailures,
+  FailureList,
+  InvalidInputError,
+  throwUnlessValid,
+} from "../common/failures";
 import type {
   Clients,
   DiffOutcome,
@@ -101,16 +105,12 @@ function desired(inputs: EntityMapBindingInputs): Desired {
 }
 
 function validInputs(inputs: EntityMapBindingInputs): Desired {
-  const { failures, unknown } = checkProperties(
+  const { list, unknown } = collectPropertyFailures(
     RESOURCE,
     entityMapBindingSchemas,
     inputs as unknown as Record<string, unknown>,
   );
-  const list = new FailureList();
-  list.addAll(failures);
-  for (const p of unknown)
-    list.add(p, `${p} is not known yet; it must be known before the map is changed.`);
-  if (!list.empty) throw new InvalidInputError(RESOURCE, list.toArray());
+  throwUnlessValid(RESOURCE, list, unknown, "before the map is changed");
   return desired(inputs);
 }
 
@@ -340,9 +340,7 @@ export const entityMapBindingLifecycle: Lifecycle<EntityMapBindingInputs, Entity
     async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
       const olds = oldInputs as Readonly<Record<string, unknown>>;
       const news = newInputs as Readonly<Record<string, unknown>>;
-      const { failures, unknown } = checkProperties(RESOURCE, entityMapBindingSchemas, news);
-      const list = new FailureList();
-      list.addAll(failures);
+      const { list, unknown } = collectPropertyFailures(RESOURCE, entityMapBindingSchemas, news);
       if (!list.empty) return list.toArray();
       const inputs = news as unknown as EntityMapBindingInputs;
       const previous = olds as Partial<EntityMapBindingInputs>;

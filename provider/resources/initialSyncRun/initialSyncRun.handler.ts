@@ -21,16 +21,15 @@ import {
   type LegalEntitySyncResult,
 } from "../../clients/gateway";
 import { findCatalogMap, mapDataLocation } from "../../scenario/catalog";
-import {
-  checkProperties,
-  normalizeUrl,
-  settleDerived,
-  UNKNOWN,
-  type CheckFailure,
-} from "../common/check";
+import { normalizeUrl, settleDerived, UNKNOWN, type CheckFailure } from "../common/check";
 import { companyColumnOf, companyIds } from "../common/companies";
 import { deepEqual } from "../common/diff";
-import { FailureList, InvalidInputError } from "../common/failures";
+import {
+  collectPropertyFailures,
+  FailureList,
+  InvalidInputError,
+  throwUnlessValid,
+} from "../common/failures";
 import type {
   Clients,
   DiffOutcome,
@@ -99,16 +98,12 @@ function desired(inputs: InitialSyncRunInputs): Desired {
 }
 
 function validInputs(inputs: InitialSyncRunInputs): Desired {
-  const { failures, unknown } = checkProperties(
+  const { list, unknown } = collectPropertyFailures(
     RESOURCE,
     initialSyncRunSchemas,
     inputs as unknown as Record<string, unknown>,
   );
-  const list = new FailureList();
-  list.addAll(failures);
-  for (const p of unknown)
-    list.add(p, `${p} is not known yet; it must be known before the initial sync starts.`);
-  if (!list.empty) throw new InvalidInputError(RESOURCE, list.toArray());
+  throwUnlessValid(RESOURCE, list, unknown, "before the initial sync starts");
   return desired(inputs);
 }
 
@@ -445,9 +440,7 @@ export const initialSyncRunLifecycle: Lifecycle<InitialSyncRunInputs, InitialSyn
   async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
     const olds = oldInputs as Readonly<Record<string, unknown>>;
     const news = newInputs as Readonly<Record<string, unknown>>;
-    const { failures, unknown } = checkProperties(RESOURCE, initialSyncRunSchemas, news);
-    const list = new FailureList();
-    list.addAll(failures);
+    const { list, unknown } = collectPropertyFailures(RESOURCE, initialSyncRunSchemas, news);
     if (!list.empty) return list.toArray();
     const inputs = news as unknown as InitialSyncRunInputs;
     const previous = olds as Partial<InitialSyncRunInputs>;
