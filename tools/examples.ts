@@ -11,20 +11,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
+import { SCENARIOS, type Scenario } from "../provider/scenario/scenarios";
 import { findRepoRoot } from "./toolchain";
 
-/** The six scenario examples, in Microsoft's order. */
-export const SCENARIO_EXAMPLES = [
-  "new-new",
-  "new-existing",
-  "new-data-new",
-  "new-data-existing",
-  "existing-new",
-  "existing-existing",
-] as const;
+/**
+ * The six scenario examples, in Microsoft's order: one folder per scenario the provider accepts
+ * (the folder name is also the scenario and the emulator seed).
+ */
+export const SCENARIO_EXAMPLES = SCENARIOS;
 
-/** One of the six scenario examples (its folder name is also the scenario and the emulator seed). */
-export type ScenarioExample = (typeof SCENARIO_EXAMPLES)[number];
+/** One of the six scenario examples. */
+export type ScenarioExample = Scenario;
 
 /** Whether `value` names one of the six scenario examples. */
 export function isScenarioExample(value: string): value is ScenarioExample {

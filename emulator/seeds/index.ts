@@ -38,19 +38,14 @@ import {
   type SeedCustomer,
   type SeedLegalEntity,
 } from "./data";
+import { SCENARIOS, type Scenario } from "../../provider/scenario/scenarios";
 
-/** The six setup scenarios. */
-export const scenarios = [
-  "new-new",
-  "new-existing",
-  "new-data-new",
-  "new-data-existing",
-  "existing-new",
-  "existing-existing",
-] as const;
-
-/** One of the six setup scenarios. */
-export type Scenario = (typeof scenarios)[number];
+/**
+ * The six setup scenarios: the provider's list (one definition, so a seed exists for every
+ * scenario the provider accepts).
+ */
+export const scenarios = SCENARIOS;
+export type { Scenario };
 
 /** Rows per table per company when a seed gives no size. */
 export const defaultSeedSize = 100;

@@ -215,6 +215,14 @@ export class Pair {
     return found;
   }
 
+  /** Waits until the map (by name) reaches `state`, as the gateway reports it. */
+  async waitForState(name: string, state: number, what: string): Promise<void> {
+    await eventually(
+      async () => ((await this.map(name)).detail.state === state ? true : undefined),
+      what,
+    );
+  }
+
   /** Posts an action for maps (by name) and answers the raw response. */
   async act(
     action: number | string,

@@ -570,13 +570,7 @@ describe("dual-write runtime (HTTPS)", function () {
         conflictResolution: { option: "1", master: "AX" },
       });
       const { requestId } = slow.json as { requestId: string };
-      await eventually(
-        async () =>
-          (await pair.map(Maps.customerGroups)).detail.state === State.initialSync
-            ? true
-            : undefined,
-        "InitialSync",
-      );
+      await pair.waitForState(Maps.customerGroups, State.initialSync, "InitialSync");
       const blocked = await edit(["USMF", "USRT"]);
       expect(blocked.status).to.equal(409);
       expect((blocked.json as { error: { code: string } }).error.code).to.equal("MapInitializing");
@@ -597,11 +591,7 @@ describe("dual-write runtime (HTTPS)", function () {
         );
         return groups.length === fnoGroups.length ? true : undefined;
       }, "initial writes for USRT");
-      await eventually(
-        async () =>
-          (await pair.map(Maps.customerGroups)).detail.state === State.running ? true : undefined,
-        "Running again",
-      );
+      await pair.waitForState(Maps.customerGroups, State.running, "Running again");
 
       expect((await pair.run(Action.pause, [Maps.customerGroups])).state).to.equal(2);
       const removal = await edit(["USMF"]);
@@ -751,13 +741,7 @@ describe("dual-write runtime (HTTPS)", function () {
           conflictResolution: { option: "1", master: "AX" },
         });
         const { requestId } = posted.json as { requestId: string };
-        await eventually(
-          async () =>
-            (await pair.map(Maps.customerGroups)).detail.state === State.initialSync
-              ? true
-              : undefined,
-          "InitialSync",
-        );
+        await pair.waitForState(Maps.customerGroups, State.initialSync, "InitialSync");
         const jobs = (await pair.control("GET", "jobs")).json as Array<{
           requestId: string;
           state: string;
