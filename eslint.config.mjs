@@ -9,6 +9,8 @@ export default tseslint.config(
       "node_modules/**",
       ".toolchain/**",
       ".pulumi-state/**",
+      // Generated from schema.json by `pulumi package gen-sdk` (tools/setup/sdks.js).
+      "sdk/**",
       "examples/**/node_modules/**",
       "**/*.js",
       "**/*.mjs",

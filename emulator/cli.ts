@@ -2,7 +2,10 @@
  * `dualwrite-emulator`: starts the emulator from a shell and serves until SIGINT or SIGTERM.
  *
  * On start it prints exactly one line of JSON to standard output, which scripts parse:
- * `{"url","caCertPath","tenantId","clientId","clientSecret","gatewayUrl","environments":[{"name","financeOperationsUrl","dataverseUrl"}]}`.
+ * `{"url","caCertPath","tenantId","clientId","clientSecret","gatewayUrl","dualWriteAdmin":{"username","password"},
+ *   "environments":[{"name","financeOperationsUrl","dataverseUrl"}]}` — `url` is Entra ID and the
+ * control API (127.0.0.1), `gatewayUrl` the gateway's own host (127.0.0.2), each environment
+ * has two hosts of its own (127.0.0.11, 127.0.0.12, …; docs/emulator.md "Addresses").
  * Everything else (errors, `--verbose` request lines) goes to standard error.
  *
  * Exit codes: 0 after a clean shutdown, 1 when starting failed, 2 for bad arguments.
@@ -14,7 +17,9 @@ import { startEmulator, type RequestLogEntry, type RunningEmulator, type SeedSpe
 
 const USAGE = `Usage: dualwrite-emulator [options]
 
-  --port N            TCP port on 127.0.0.1 (default 0: a free port, printed in "url")
+  --port N            TCP port, the same on every address (127.0.0.1 Entra ID and control,
+                      127.0.0.2 gateway, 127.0.0.11 and up environments; default 0: a port
+                      free on all of them, printed in "url")
   --seed SCENARIO     seed an environment pair; repeat for several; NAME=SCENARIO names it
                       (scenarios: new-new, new-existing, new-data-new, new-data-existing,
                       existing-new, existing-existing)
@@ -22,13 +27,17 @@ const USAGE = `Usage: dualwrite-emulator [options]
   --data-dir DIR      persist state in DIR (restart keeps acknowledged writes and credentials)
   --tls-dir DIR       where the CA and certificates live (default: user cache dir)
   --clock-speed X     emulated time runs X times faster (default 1)
+  --gateway-accepts-app-tokens
+                      let the gateway accept app-only tokens (default: delegated user tokens
+                      only, as Microsoft's tool signs in; the setting gatewayAcceptsAppTokens)
   --verbose           print one line per request to standard error
   --print-ca-path     create the CA if needed, print the path of ca.pem and exit
                       (for NODE_EXTRA_CA_CERTS=$(dualwrite-emulator --print-ca-path))
   --help              print this help
 
-Prints one JSON line with url, caCertPath, credentials, gatewayUrl and environments, then serves
-until SIGINT/SIGTERM. Clients must trust caCertPath (e.g. NODE_EXTRA_CA_CERTS=<caCertPath>).`;
+Prints one JSON line with url, caCertPath, the app's credentials, gatewayUrl, dualWriteAdmin
+(the user for delegated gateway tokens) and environments, then serves until SIGINT/SIGTERM.
+Clients must trust caCertPath (e.g. NODE_EXTRA_CA_CERTS=<caCertPath>).`;
 
 /** Bad command-line input (exit code 2). */
 class UsageError extends Error {}
@@ -62,6 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(options.size === undefined ? {} : { size: options.size }),
       ...(options.clockSpeed === undefined ? {} : { clock: { speed: options.clockSpeed } }),
       ...(options.verbose ? { onRequest: printRequest } : {}),
+      ...(options.gatewayAcceptsAppTokens ? { settings: { gatewayAcceptsAppTokens: true } } : {}),
     });
   } catch (e) {
     process.stderr.write(`dualwrite-emulator: could not start: ${(e as Error).message}\n`);
@@ -90,6 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       clientId: emulator.credentials.clientId,
       clientSecret: emulator.credentials.clientSecret,
       gatewayUrl: emulator.gatewayUrl,
+      dualWriteAdmin: emulator.dualWriteAdmin,
       environments: emulator.environments.map((e) => ({
         name: e.name,
         financeOperationsUrl: e.financeOperationsUrl,
@@ -116,6 +127,7 @@ function parseCli(argv: readonly string[]) {
       "tls-dir": { type: "string" },
       "clock-speed": { type: "string" },
       verbose: { type: "boolean" },
+      "gateway-accepts-app-tokens": { type: "boolean" },
       "print-ca-path": { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -138,6 +150,7 @@ function parseCli(argv: readonly string[]) {
     help: values.help === true,
     printCaPath: values["print-ca-path"] === true,
     verbose: values.verbose === true,
+    gatewayAcceptsAppTokens: values["gateway-accepts-app-tokens"] === true,
     port,
     seeds,
     size,
@@ -158,6 +171,6 @@ function printRequest(e: RequestLogEntry): void {
   const query = e.query ? `?${e.query}` : "";
   const outcome = e.outcome === "answered" ? "" : ` (${e.outcome})`;
   process.stderr.write(
-    `${e.at} ${e.surface} ${e.method} ${e.path}${query} -> ${e.status}${outcome}\n`,
+    `${e.at} ${e.surface} ${e.method} ${e.host}${e.path}${query} -> ${e.status}${outcome}\n`,
   );
 }

@@ -1,11 +1,12 @@
 /**
- * `startEmulator`: one HTTPS listener on loopback that plays Microsoft Entra ID, the
- * DualWriteManagement gateway, any number of Dataverse and F&O environments, and the dual-write
- * runtime between them. This file wires the parts together; each part lives in its own folder:
+ * `startEmulator`: HTTPS on loopback, one port, one address per service (`core/hosts.ts`), that
+ * plays Microsoft Entra ID, the DualWriteManagement gateway, any number of Dataverse and F&O
+ * environments, and the dual-write runtime between them. This file wires the parts together;
+ * each part lives in its own folder:
  *
  * | part                     | where                                   |
  * |--------------------------|-----------------------------------------|
- * | pipeline, TLS, clock, faults, request log, settings | `core/`      |
+ * | pipeline, listeners, address plan, TLS, clock, faults, request log, settings | `core/` |
  * | Entra ID (tokens, OpenID metadata, bearer checks)   | `identity/`  |
  * | gateway / Dataverse / F&O surfaces                  | `gateway/`, `dataverse/`, `fno/` |
  * | dual-write runtime and seeds                        | `runtime/`, `seeds/` |
@@ -14,21 +15,25 @@
  *
  * @example
  * const emu = await startEmulator({ seed: "existing-existing" });
- * const credential = new ClientSecretCredential(emu.credentials.tenantId, emu.credentials.clientId,
+ * const app = new ClientSecretCredential(emu.credentials.tenantId, emu.credentials.clientId,
  *   emu.credentials.clientSecret, { authorityHost: emu.url, disableInstanceDiscovery: true });
- * // … talk to emu.environments[0].dataverseUrl …
+ * // … talk to emu.environments[0].dataverseUrl (https://127.0.0.12:<port>) with `app` …
+ * const admin = new UsernamePasswordCredential(emu.credentials.tenantId, DUAL_WRITE_CLIENT_ID,
+ *   emu.dualWriteAdmin.username, emu.dualWriteAdmin.password,
+ *   { authorityHost: emu.url, disableInstanceDiscovery: true });
+ * // … and to emu.gatewayUrl (https://127.0.0.2:<port>) with `admin` …
  * await emu.close();
  */
 import { mkdir } from "node:fs/promises";
-import type { Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { ScaledClock } from "./core/clock";
-import type { EmulatorContext, EmulatorSettings } from "./core/context";
+import type { EmulatorContext, EmulatorSettings, EnvironmentPair } from "./core/context";
 import { FaultEngine, type FaultRuleInput } from "./core/faults";
+import { GATEWAY_ADDRESS, HostPlan, IDENTITY_ADDRESS } from "./core/hosts";
 import { EmulatorHttpError, type Route, type Surface } from "./core/http";
+import { Listeners } from "./core/listeners";
 import { RequestLog, type RequestLogEntry } from "./core/requestLog";
-import { createHttpsServer, createPipeline } from "./core/server";
+import { createPipeline } from "./core/server";
 import { applySettings, defaultSettings, parseSettingsUpdate } from "./core/settings";
 import { defaultTlsDir, ensureTlsMaterial } from "./core/tls";
 import { EmulatorControl } from "./control/client";
@@ -43,8 +48,8 @@ import { fnoRoutes } from "./fno/routes";
 import { gatewayRoutes } from "./gateway/routes";
 import { authenticate } from "./identity/authenticate";
 import { loadOrCreateRegistration } from "./identity/registration";
-import { identityRoutes } from "./identity/routes";
-import { GATEWAY_AUDIENCE, TokenService } from "./identity/tokens";
+import { identityControlRoutes, identityRoutes } from "./identity/routes";
+import { FIRST_PARTY_CLIENT_ID, GATEWAY_AUDIENCE, TokenService } from "./identity/tokens";
 import { runtimeControlRoutes } from "./runtime/control";
 import { DualWriteRuntime } from "./runtime/runtime";
 import { seedEnvironment } from "./seeds/index";
@@ -53,22 +58,43 @@ import {
   readSnapshot,
   restoreSnapshot,
   SnapshotWriter,
+  type EmulatorSnapshot,
 } from "./store/persistence";
 
 export type { EmulatorContext, EmulatorSettings, EnvironmentPair, Clock } from "./core/context";
 export type { FaultKind, FaultRule, FaultRuleInput, FaultSurface } from "./core/faults";
 export type { RequestLogEntry, RequestOutcome } from "./core/requestLog";
 export type { EnvironmentInfo, SeedSpec } from "./control/routes";
-export { ControlApiError, EmulatorControl, type StoreName } from "./control/client";
-export { GATEWAY_AUDIENCE } from "./identity/tokens";
+export {
+  ControlApiError,
+  EmulatorControl,
+  type PortalSignIn,
+  type StoreName,
+} from "./control/client";
+export {
+  FIRST_PARTY_CLIENT_ID as DUAL_WRITE_CLIENT_ID,
+  GATEWAY_AUDIENCE,
+  PORTAL_ORIGIN,
+  PORTAL_REDIRECT_URI,
+} from "./identity/tokens";
+export {
+  GATEWAY_ADDRESS,
+  IDENTITY_ADDRESS,
+  MAX_ENVIRONMENT_SLOTS,
+  dataverseAddress,
+  fnoAddress,
+} from "./core/hosts";
 export { defaultTlsDir, TLS_DIR_ENV } from "./core/tls";
 
 /** Options of `startEmulator`. Every one is optional. */
 export interface StartEmulatorOptions {
-  /** TCP port on 127.0.0.1. @default 0 (a free port; read `url`) */
+  /**
+   * TCP port, the same on every address of the plan (127.0.0.1, 127.0.0.2, 127.0.0.11, …).
+   * @default 0 (a port free on all of them; read `url`)
+   */
   readonly port?: number;
   /**
-   * Directory for persistent state (`state.json`, `identity.json`). Without it the emulator is
+   * Directory for persistent state (`state.db`, `identity.json`). Without it the emulator is
    * memory-only and its credentials are new on every start.
    */
   readonly dataDir?: string;
@@ -105,15 +131,28 @@ export interface EmulatorCredentials {
   readonly certificatePath: string;
 }
 
+/** The seeded dual-write administrator: the user the gateway's delegated tokens are for. */
+export interface DualWriteAdmin {
+  /** `dwadmin@<tenant domain>` (the tokens' `upn`). */
+  readonly username: string;
+  readonly password: string;
+}
+
 /** A running emulator. */
 export interface RunningEmulator {
-  /** `https://127.0.0.1:<port>`: the identity authority host (`authorityHost`) and base of every surface. */
+  /** `https://127.0.0.1:<port>`: the identity authority host (`authorityHost`) and the control API. */
   readonly url: string;
   readonly port: number;
   /** The CA certificate to trust (`NODE_EXTRA_CA_CERTS`, or `ca` of an HTTPS agent). */
   readonly caCertPath: string;
+  /** The app registration (app-only tokens: Dataverse, F&O; the gateway only with `gatewayAcceptsAppTokens`). */
   readonly credentials: EmulatorCredentials;
-  /** `https://127.0.0.1:<port>/gateway`; token scope `https://IntegratorApp.com/.default`. */
+  /**
+   * The dual-write administrator, for delegated gateway tokens: the password grant of client
+   * `DUAL_WRITE_CLIENT_ID` (`UsernamePasswordCredential`).
+   */
+  readonly dualWriteAdmin: DualWriteAdmin;
+  /** `https://127.0.0.2:<port>`, no path; token scope `https://IntegratorApp.com/.default`. */
   readonly gatewayUrl: string;
   /** The environment pairs, as they are now (pairs seeded later through the control API included). */
   readonly environments: readonly EnvironmentInfo[];
@@ -154,17 +193,28 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     Math.max(snapshot?.clock.now ?? 0, Date.now()),
   );
 
-  const server = createHttpsServer({ key: tls.serverKey, cert: tls.serverCert });
-  const actualPort = await listen(server, port);
-  const url = `https://127.0.0.1:${actualPort}`;
+  const environments = new Map<string, EnvironmentPair>();
+  const hosts = new HostPlan(0, environments);
+  const listeners = new Listeners({ key: tls.serverKey, cert: tls.serverCert });
+  const restored = snapshot === undefined ? undefined : withSlots(snapshot);
+  // Identity, the gateway and every restored environment listen from the start; pairs seeded
+  // later get their two addresses when they are seeded.
+  const actualPort = await listeners.start(port, [
+    IDENTITY_ADDRESS,
+    GATEWAY_ADDRESS,
+    ...(restored?.environments ?? []).flatMap((p) => HostPlan.addressesOf(p)),
+  ]);
+  hosts.setPort(actualPort);
+  const url = hosts.identityUrl;
 
   try {
     const settings = defaultSettings();
     const ctx: EmulatorContext = {
       baseUrl: url,
+      hosts,
       clock,
       settings,
-      environments: new Map(),
+      environments,
       dataverse: new Map(),
       fno: new Map(),
       // `writer` needs the runtime, which needs the context: the closure bridges the cycle.
@@ -172,7 +222,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     };
     const runtime = new DualWriteRuntime(ctx);
     const writer = new SnapshotWriter(dataDir, () => captureSnapshot(ctx, runtime));
-    if (snapshot) restoreSnapshot(ctx, runtime, snapshot);
+    if (restored) restoreSnapshot(ctx, runtime, restored);
     applySettings(settings, settingsUpdate);
 
     const tokens = new TokenService(registration, () => url);
@@ -187,13 +237,21 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
           `An environment pair named '${name}' exists already; choose another name.`,
         );
       }
+      let slot: number;
+      try {
+        slot = hosts.nextSlot();
+        for (const address of HostPlan.addressesOf({ slot })) await listeners.add(address);
+      } catch (e) {
+        throw new EmulatorHttpError(503, "NoAddress", (e as Error).message);
+      }
       const pair = seedEnvironment(ctx, runtime, {
         scenario: spec.scenario,
         name,
+        slot,
         ...(spec.size === undefined ? {} : { size: spec.size }),
       });
       await ctx.persist();
-      return environmentInfo(url, pair);
+      return environmentInfo(hosts, pair);
     };
     for (const spec of seeds) {
       if (!ctx.environments.has(spec.name ?? spec.scenario)) await seed(spec);
@@ -202,21 +260,27 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     const info = () => ({
       url,
       tenantId: registration.tenantId,
+      tenantDomain: registration.domain,
       clientId: registration.clientId,
-      gatewayUrl: `${url}/gateway`,
+      gatewayUrl: hosts.gatewayUrl,
       gatewayAudience: GATEWAY_AUDIENCE,
+      dualWriteClientId: FIRST_PARTY_CLIENT_ID,
+      // The username only: `info` is secret-free.
+      dualWriteAdmin: { username: registration.admin.username },
       caCertPath: tls.caCertPath,
       clientCertificatePath: tls.clientCertificatePath,
       persistent: dataDir !== undefined,
       ...(dataDir === undefined ? {} : { dataDir }),
     });
+    const identityDeps = { tokens, settings, baseUrl: () => url };
     const routes: Record<Surface, readonly Route[]> = {
-      identity: identityRoutes({ tokens, settings, baseUrl: () => url }),
+      identity: identityRoutes(identityDeps),
       gateway: gatewayRoutes(ctx, runtime),
       dataverse: dataverseRoutes(ctx, runtime),
       fno: fnoRoutes(ctx),
       control: [
         ...controlRoutes({ ctx, clock, faults, requestLog, tokens, seed, info }),
+        ...identityControlRoutes(identityDeps),
         ...runtimeControlRoutes(ctx, runtime),
       ],
     };
@@ -227,19 +291,19 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       routes,
       log,
       ...(options.onRequest ? { onRequestEnd: options.onRequest } : {}),
-      authenticate: (surface, req, params) =>
-        authenticate(tokens, surface, req.headers.authorization, params, url),
+      authenticate: (surface, req, origin) =>
+        authenticate(tokens, settings, surface, req.headers.authorization, origin, url),
     });
-    server.on("request", pipeline.handler);
+    listeners.setHandler(pipeline.handler);
     await ctx.persist();
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
-        const closed = new Promise<void>((done) => server.close(() => done()));
-        server.closeIdleConnections();
+        const closed = listeners.close();
+        listeners.closeIdleConnections();
         await pipeline.drain(5000);
-        server.closeAllConnections();
+        listeners.closeAllConnections();
         await closed;
         // Background jobs stop first, so the last save below is the last save at all.
         runtime.close();
@@ -257,20 +321,41 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
         clientSecret: registration.clientSecret,
         certificatePath: tls.clientCertificatePath,
       },
-      gatewayUrl: `${url}/gateway`,
+      dualWriteAdmin: {
+        username: registration.admin.username,
+        password: registration.admin.password,
+      },
+      gatewayUrl: hosts.gatewayUrl,
       get environments() {
-        return [...ctx.environments.values()].map((p) => environmentInfo(url, p));
+        return [...ctx.environments.values()].map((p) => environmentInfo(hosts, p));
       },
       control: new EmulatorControl(url, tls.caCert),
       context: ctx,
       close,
     };
   } catch (e) {
-    server.close();
-    server.closeAllConnections();
+    listeners.closeAllConnections();
+    await listeners.close();
     clock.dispose();
     throw e;
   }
+}
+
+/**
+ * A snapshot whose pairs all have a slot: one saved before the address plan existed gets slots
+ * in its saved order (the order they were seeded in).
+ */
+function withSlots(snapshot: EmulatorSnapshot): EmulatorSnapshot {
+  const pairs = snapshot.environments as Array<Partial<EnvironmentPair> & { name: string }>;
+  const used = new Set(pairs.map((p) => p.slot).filter((s): s is number => s !== undefined));
+  let next = 0;
+  const environments = pairs.map((p) => {
+    if (p.slot !== undefined) return p as EnvironmentPair;
+    while (used.has(next)) next++;
+    used.add(next);
+    return { ...p, slot: next } as EnvironmentPair;
+  });
+  return { ...snapshot, environments };
 }
 
 /** Seeds as a list of specs; `size` fills in where a spec has none. */
@@ -294,9 +379,7 @@ function normalizeSeeds(seed: StartEmulatorOptions["seed"], size: number | undef
       );
     const name = s.name ?? s.scenario;
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(name)) {
-      throw new TypeError(
-        `seed[${i}].name: '${name}' must be letters, digits, '-' or '_' (it becomes part of URLs).`,
-      );
+      throw new TypeError(`seed[${i}].name: '${name}' must be letters, digits, '-' or '_'.`);
     }
     if (names.has(name))
       throw new TypeError(`seed[${i}].name: '${name}' is used twice; give each pair its own name.`);
@@ -306,25 +389,4 @@ function normalizeSeeds(seed: StartEmulatorOptions["seed"], size: number | undef
     ...s,
     ...(s.size === undefined && size !== undefined ? { size } : {}),
   }));
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((done, fail) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      fail(
-        e.code === "EADDRINUSE"
-          ? new Error(
-              `Port ${port} on 127.0.0.1 is in use; choose another --port (0 picks a free one).`,
-              { cause: e },
-            )
-          : e,
-      );
-    };
-    server.once("error", onError);
-    // Loopback only: the emulator hands out tokens for anyone who asks with its credentials.
-    server.listen(port, "127.0.0.1", () => {
-      server.off("error", onError);
-      done((server.address() as AddressInfo).port);
-    });
-  });
 }

@@ -1,10 +1,23 @@
 /**
- * Provider configuration: who we authenticate as and where the gateway is.
+ * Provider configuration: who we authenticate as, per surface, and where the gateway is.
  *
  * Read in the dynamic provider's `configure` from stack config (`dualwrite:*`, the secret
  * decrypted by the engine) and, key by key, from the usual Azure environment variables. The result
  * lives only in the provider process: it is never captured in a serialized provider nor written to
  * state, and secrets sit in `Secret` boxes that print as `[secret]` in logs, JSON and messages.
+ *
+ * Two credentials: Dataverse and F&O take the app credential (`credential`: client secret,
+ * certificate, workload identity or Azure CLI); the DualWriteManagement gateway takes its own
+ * (`gateway`), because Microsoft's tool calls it only with a user's delegated token for the
+ * portal's first-party client (TokenRefresh.cs:127-160, ServicePrincipalAuth.cs:33-36):
+ *
+ * | `dualwrite:gatewayCredential` | token from                                                         |
+ * |-------------------------------|--------------------------------------------------------------------|
+ * | `password`                    | username + password (ROPC) of a non-MFA account, first-party client |
+ * | `refreshToken`                | a refresh token from a browser sign-in, renewed as TokenRefresh.cs does |
+ * | `azureCli`                    | `az account get-access-token` of the signed-in user               |
+ * | `tokenCommand`                | any command that prints a token                                    |
+ * | `app`                         | the app credential (app-only: unproven at the real gateway)        |
  */
 import { createHash } from "node:crypto";
 import { inspect } from "node:util";
@@ -45,6 +58,56 @@ export type CredentialKind = "clientSecret" | "clientCertificate" | "workloadIde
 /** The gateway's token scope in Entra ID (the dual-write admin app's audience). */
 export const DEFAULT_GATEWAY_SCOPE = "https://IntegratorApp.com/.default";
 
+/**
+ * The first-party client of the dual-write portal (Data Integrator), the client id of every
+ * gateway token Microsoft's tool gets (TokenRefresh.cs:143; toolbAX
+ * src/FoToolbox.Core/DualWrite/Auth/DualWriteAuthConstants.cs).
+ */
+export const DUAL_WRITE_CLIENT_ID = "2e49aa60-1bd3-43b6-8ab6-03ada3d9f08b";
+
+/** Where the gateway's token comes from (see the table at the top of this file). */
+export type GatewayCredentialKind =
+  "password" | "refreshToken" | "azureCli" | "tokenCommand" | "app";
+
+const GATEWAY_CREDENTIAL_KINDS: readonly GatewayCredentialKind[] = [
+  "password",
+  "refreshToken",
+  "azureCli",
+  "tokenCommand",
+  "app",
+];
+
+/** The gateway's credential, resolved. */
+export type GatewayCredentialConfig =
+  | {
+      readonly kind: "password";
+      /** The account's user principal name, e.g. `dwadmin@contoso.onmicrosoft.com`. */
+      readonly username: string;
+      readonly password: Secret;
+      /** @default DUAL_WRITE_CLIENT_ID */
+      readonly clientId: string;
+      /** Tenant of the sign-in. @default tenantId, else `organizations` */
+      readonly tenantId: string;
+    }
+  | {
+      readonly kind: "refreshToken";
+      /** The refresh token to start from; renewed tokens stay in memory only. */
+      readonly refreshToken: Secret;
+      readonly clientId: string;
+      readonly tenantId: string;
+    }
+  | {
+      readonly kind: "azureCli";
+      /** Tenant for `az`; undefined = the CLI's own. */
+      readonly tenantId?: string;
+    }
+  | {
+      readonly kind: "tokenCommand";
+      /** A shell command line whose standard output is the token (never logged). */
+      readonly command: string;
+    }
+  | { readonly kind: "app" };
+
 /** Resolved provider configuration. Built by `readProviderConfig`; never persisted. */
 export interface ProviderConfig {
   /** Entra tenant (GUID or domain). Empty only with the Azure CLI credential, which knows its own. */
@@ -71,6 +134,8 @@ export interface ProviderConfig {
   readonly authorityHost?: string;
   /** DualWriteManagement gateway base URL, without a trailing slash. */
   readonly gatewayUrl: string;
+  /** The gateway's own credential (delegated sign-in; `app` = the app credential above). */
+  readonly gateway: GatewayCredentialConfig;
   /** Scope of gateway tokens. @default "https://IntegratorApp.com/.default" */
   readonly gatewayScope: string;
   /**
@@ -110,6 +175,19 @@ export const SETTINGS = {
   gatewayUrl: { key: "dualwrite:gatewayUrl", env: "DUALWRITE_GATEWAY_URL" },
   gatewayScope: { key: "dualwrite:gatewayScope", env: "DUALWRITE_GATEWAY_SCOPE" },
   caCertificatePath: { key: "dualwrite:caCertificatePath", env: "DUALWRITE_CA_CERTIFICATE_PATH" },
+  gatewayCredential: { key: "dualwrite:gatewayCredential", env: "DUALWRITE_GATEWAY_CREDENTIAL" },
+  gatewayUsername: { key: "dualwrite:gatewayUsername", env: "DUALWRITE_GATEWAY_USERNAME" },
+  gatewayPassword: { key: "dualwrite:gatewayPassword", env: "DUALWRITE_GATEWAY_PASSWORD" },
+  gatewayRefreshToken: {
+    key: "dualwrite:gatewayRefreshToken",
+    env: "DUALWRITE_GATEWAY_REFRESH_TOKEN",
+  },
+  gatewayTokenCommand: {
+    key: "dualwrite:gatewayTokenCommand",
+    env: "DUALWRITE_GATEWAY_TOKEN_COMMAND",
+  },
+  gatewayClientId: { key: "dualwrite:gatewayClientId", env: "DUALWRITE_GATEWAY_CLIENT_ID" },
+  gatewayTenantId: { key: "dualwrite:gatewayTenantId", env: "DUALWRITE_GATEWAY_TENANT_ID" },
 } as const satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -160,16 +238,27 @@ export function readProviderConfig(
   if (!gatewayUrl) {
     throw missing(
       "gatewayUrl",
-      "the DualWriteManagement gateway URL (for the emulator: https://127.0.0.1:<port>/gateway)",
+      "the DualWriteManagement gateway's base URL, scheme and host only, e.g. " +
+        "https://projectmanagementservice.<region>.gateway.prod.island.powerapps.com. The gateway is " +
+        "regional and no API lists it: open the environment's dual-write page " +
+        "(https://dataintegrator.trafficmanager.net/dualWrite?axenv=<F&O host>) with the browser's " +
+        "developer tools and take the host of the requests to .../api/DualWriteManagement/1.0/..., as " +
+        "Microsoft's tool does (DWLibary/EdgeUniversal.cs:301-343). For the emulator: its gatewayUrl, " +
+        "https://127.0.0.2:<port>",
     );
   }
   const gatewayScope = read("gatewayScope") ?? DEFAULT_GATEWAY_SCOPE;
+  const gateway = readGatewayCredential(fromConfig, fromEnv, sources, {
+    tenantId,
+    appKind: credential.kind,
+  });
 
   const cfg: ProviderConfig = {
     tenantId,
     clientId,
     credential: credential.kind,
     gatewayUrl: httpsUrl("gatewayUrl", gatewayUrl),
+    gateway,
     gatewayScope,
     sources,
     ...(authorityHost !== undefined && { authorityHost: httpsUrl("authorityHost", authorityHost) }),
@@ -216,8 +305,30 @@ export function describeConfig(cfg: ProviderConfig): string {
     credential,
     `authority ${cfg.authorityHost ?? "https://login.microsoftonline.com"}`,
     `gateway ${cfg.gatewayUrl}`,
+    ...(cfg.gateway.kind === "app" ? [] : [`gateway sign-in: ${describeGatewayCredential(cfg)}`]),
   ];
   return parts.join(", ");
+}
+
+/**
+ * The gateway's credential in words, never a secret nor the token command's text.
+ * @example "password of dwadmin@contoso.onmicrosoft.com (dualwrite:gatewayUsername), client 2e49aa60-…, tenant organizations"
+ */
+export function describeGatewayCredential(cfg: ProviderConfig): string {
+  const from = (name: string): string => (cfg.sources[name] ? ` (${cfg.sources[name]})` : "");
+  const g = cfg.gateway;
+  switch (g.kind) {
+    case "password":
+      return `password of ${g.username}${from("gatewayUsername")}, client ${g.clientId}, tenant ${g.tenantId}`;
+    case "refreshToken":
+      return `refresh token${from("gatewayRefreshToken")}, client ${g.clientId}, tenant ${g.tenantId}`;
+    case "azureCli":
+      return `Azure CLI${g.tenantId ? `, tenant ${g.tenantId}` : ""}`;
+    case "tokenCommand":
+      return `token command${from("gatewayTokenCommand")}`;
+    case "app":
+      return "the app credential (app-only token)";
+  }
 }
 
 /**
@@ -239,13 +350,156 @@ export function configFingerprint(cfg: ProviderConfig): string {
     cfg.gatewayUrl,
     cfg.gatewayScope,
     cfg.caCertificatePath ?? "",
+    ...gatewayParts(cfg.gateway),
   ]) {
     hash.update(part).update("\0");
   }
   return hash.digest("hex");
 }
 
+/** Everything that identifies the gateway credential, secrets included (for the digest only). */
+function gatewayParts(g: GatewayCredentialConfig): string[] {
+  switch (g.kind) {
+    case "password":
+      return [g.kind, g.username, g.password.reveal(), g.clientId, g.tenantId];
+    case "refreshToken":
+      return [g.kind, g.refreshToken.reveal(), g.clientId, g.tenantId];
+    case "azureCli":
+      return [g.kind, g.tenantId ?? ""];
+    case "tokenCommand":
+      return [g.kind, g.command];
+    case "app":
+      return [g.kind];
+  }
+}
+
 type Lookup = (name: SettingName) => string | undefined;
+
+/** The settings that select a gateway credential when `gatewayCredential` is not set. */
+const GATEWAY_INPUTS = [
+  ["gatewayUsername", "password"],
+  ["gatewayRefreshToken", "refreshToken"],
+  ["gatewayTokenCommand", "tokenCommand"],
+] as const satisfies ReadonlyArray<readonly [SettingName, GatewayCredentialKind]>;
+
+/**
+ * The gateway's credential: `gatewayCredential` when set, else inferred from which input is set
+ * (stack config first, then the environment, as for the app credential): a username → `password`,
+ * a refresh token → `refreshToken`, a token command → `tokenCommand`; with none, the app
+ * credential's own way (`azureCli` when that is the Azure CLI, else `app`).
+ */
+function readGatewayCredential(
+  fromConfig: Lookup,
+  fromEnv: Lookup,
+  sources: Record<string, string>,
+  app: { tenantId: string; appKind: CredentialKind },
+): GatewayCredentialConfig {
+  const read = (name: SettingName): string | undefined => {
+    const c = fromConfig(name);
+    if (c !== undefined) {
+      sources[name] = SETTINGS[name].key;
+      return c;
+    }
+    const e = fromEnv(name);
+    if (e !== undefined) sources[name] = SETTINGS[name].env;
+    return e;
+  };
+  const explicit = read("gatewayCredential");
+  let kind: GatewayCredentialKind;
+  if (explicit !== undefined) {
+    if (!(GATEWAY_CREDENTIAL_KINDS as readonly string[]).includes(explicit)) {
+      throw new ConfigError(
+        SETTINGS.gatewayCredential.key,
+        `${describeSetting("gatewayCredential")} must be one of ${GATEWAY_CREDENTIAL_KINDS.join(", ")}; got "${explicit}"`,
+      );
+    }
+    kind = explicit as GatewayCredentialKind;
+  } else {
+    kind =
+      inferGatewayKind(fromConfig, "key") ??
+      inferGatewayKind(fromEnv, "env") ??
+      (app.appKind === "azureCli" ? "azureCli" : "app");
+  }
+
+  const clientId = read("gatewayClientId") ?? DUAL_WRITE_CLIENT_ID;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) {
+    throw new ConfigError(
+      SETTINGS.gatewayClientId.key,
+      `${describeSetting("gatewayClientId")} must be an application (client) id, a GUID; got "${clientId}"`,
+    );
+  }
+  const tenantId = read("gatewayTenantId") ?? (app.tenantId || "organizations");
+  if (!/^[0-9A-Za-z.-]+$/.test(tenantId)) {
+    throw new ConfigError(
+      SETTINGS.gatewayTenantId.key,
+      `${describeSetting("gatewayTenantId")} must be a tenant GUID, a domain name, organizations or common; got "${tenantId}"`,
+    );
+  }
+  const need = (name: SettingName, what: string): string => {
+    const value = read(name);
+    if (value === undefined)
+      throw new ConfigError(
+        SETTINGS[name].key,
+        `dualwrite:gatewayCredential is ${kind}, so ${describeSetting(name)} must be set to ${what}.`,
+      );
+    return value;
+  };
+  switch (kind) {
+    case "password":
+      return {
+        kind,
+        username: need("gatewayUsername", "the user principal name of the account that signs in"),
+        password: new Secret(
+          need(
+            "gatewayPassword",
+            "its password, as a secret (`pulumi config set --secret dualwrite:gatewayPassword`)",
+          ),
+        ),
+        clientId,
+        tenantId,
+      };
+    case "refreshToken":
+      return {
+        kind,
+        refreshToken: new Secret(
+          need(
+            "gatewayRefreshToken",
+            "a refresh token of a browser sign-in, as a secret (`pulumi config set --secret dualwrite:gatewayRefreshToken`)",
+          ),
+        ),
+        clientId,
+        tenantId,
+      };
+    case "tokenCommand":
+      return {
+        kind,
+        command: need(
+          "gatewayTokenCommand",
+          "a command that prints an access token for the gateway",
+        ),
+      };
+    case "azureCli": {
+      const cliTenant = read("gatewayTenantId") ?? (app.tenantId || undefined);
+      return cliTenant === undefined ? { kind } : { kind, tenantId: cliTenant };
+    }
+    case "app":
+      return { kind };
+  }
+}
+
+/** The gateway credential one source's inputs select; two inputs without `gatewayCredential` is an error. */
+function inferGatewayKind(lookup: Lookup, via: "key" | "env"): GatewayCredentialKind | undefined {
+  const present = GATEWAY_INPUTS.filter(([name]) => lookup(name) !== undefined);
+  if (present.length > 1) {
+    const names = present.map(([name]) => SETTINGS[name][via]);
+    throw new ConfigError(
+      SETTINGS.gatewayCredential[via],
+      `${names.join(" and ")} are both set: set ${SETTINGS.gatewayCredential[via]} to ` +
+        `${present.map(([, kind]) => kind).join(" or ")} to say which the gateway uses.`,
+    );
+  }
+  return present[0]?.[1];
+}
 
 type CredentialChoice =
   | {

@@ -114,6 +114,18 @@ export class TimeoutError extends DualWriteError {
   }
 }
 
+/**
+ * A wait given up because the provider process was asked to stop (SIGINT/SIGTERM, or the engine's
+ * `Cancel`). Whatever the gateway was doing goes on there; the next `pulumi up` finds it and
+ * adopts it rather than starting it again.
+ */
+export class CancelledError extends DualWriteError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, "Cancelled", options);
+    this.name = "CancelledError";
+  }
+}
+
 /** The provider's configuration is missing or wrong; `property` names the setting to fix. */
 export class ConfigError extends DualWriteError {
   /** The stack config key (e.g. `dualwrite:tenantId`) or environment variable at fault. */

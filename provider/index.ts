@@ -24,6 +24,7 @@ export {
 export {
   EntityMapBinding,
   type EntityMapBindingArgs,
+  type BindingInitialSyncArgs,
 } from "./resources/entityMapBinding/entityMapBinding";
 export { InitialSyncRun, type InitialSyncRunArgs } from "./resources/initialSyncRun/initialSyncRun";
 export {
@@ -35,7 +36,10 @@ export {
   type BootstrapCompanyArgs,
 } from "./scenario/dualWriteScenario";
 export { SCENARIOS, type Scenario, type InitialSyncMaster } from "./scenario/scenarios";
-export type { DesiredState } from "./resources/entityMapBinding/entityMapBinding.schema";
+export type {
+  DesiredState,
+  BindingSyncRecord,
+} from "./resources/entityMapBinding/entityMapBinding.schema";
 export type {
   Master,
   LegalEntityRunResult,

@@ -119,6 +119,11 @@ async function run(choice: DemoChoice, repoRoot: string, signal: AbortSignal): P
     say(`  Finance and Operations  ${pair.financeOperationsUrl}`);
     say(`  Dataverse               ${pair.dataverseUrl}`);
     say(`  DualWriteManagement     ${emulator.gatewayUrl}`);
+    say(`  Entra ID                ${emulator.url} (tenant ${emulator.credentials.tenantId})`);
+    say(
+      `The gateway signs in as ${emulator.dualWriteAdmin.username} (delegated, password grant); ` +
+        `Dataverse and F&O as the app ${emulator.credentials.clientId}.`,
+    );
     const before = await readPairReport(emulator.control, PAIR);
     say(describeSeed(before));
 

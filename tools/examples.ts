@@ -38,13 +38,17 @@ export interface EnvironmentUrls {
 export interface EmulatorEndpoint {
   /** `https://127.0.0.1:<port>`, the token authority. */
   readonly url: string;
+  /** `https://127.0.0.2:<port>`, the gateway at the root of its own host. */
   readonly gatewayUrl: string;
   readonly caCertPath: string;
+  /** The app registration: Dataverse and F&O tokens. */
   readonly credentials: {
     readonly tenantId: string;
     readonly clientId: string;
     readonly clientSecret: string;
   };
+  /** The seeded dual-write administrator: the gateway's delegated sign-in. */
+  readonly dualWriteAdmin: { readonly username: string; readonly password: string };
 }
 
 /**
@@ -100,8 +104,10 @@ export function scenarioExampleConfig(
 }
 
 /**
- * Provider config (`dualwrite:*`) for the emulator: its tenant, app, authority and gateway. The
- * client secret goes into the secrets part, stored encrypted like a real one.
+ * Provider config (`dualwrite:*`) for the emulator: its tenant, app, authority and gateway, and
+ * the gateway's own sign-in as a real tenant needs it — the dual-write administrator's username
+ * and password (delegated tokens, TokenRefresh.cs:127-160), while Dataverse and F&O take the app's
+ * secret. Secrets go into the secrets part, stored encrypted like real ones.
  */
 export function emulatorProviderConfig(emulator: EmulatorEndpoint): {
   config: Record<string, string>;
@@ -113,8 +119,13 @@ export function emulatorProviderConfig(emulator: EmulatorEndpoint): {
       "dualwrite:clientId": emulator.credentials.clientId,
       "dualwrite:authorityHost": emulator.url,
       "dualwrite:gatewayUrl": emulator.gatewayUrl,
+      "dualwrite:gatewayCredential": "password",
+      "dualwrite:gatewayUsername": emulator.dualWriteAdmin.username,
     },
-    secrets: { "dualwrite:clientSecret": emulator.credentials.clientSecret },
+    secrets: {
+      "dualwrite:clientSecret": emulator.credentials.clientSecret,
+      "dualwrite:gatewayPassword": emulator.dualWriteAdmin.password,
+    },
   };
 }
 

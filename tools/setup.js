@@ -15,9 +15,13 @@
 //   1. Node >= 22 in .toolchain/bin (the machine's, or the npm `node` package);
 //   2. npm dependencies, when package-lock.json changed;
 //   3. the Pulumi CLI in .toolchain/bin (PATH, machine cache, or a Go build),
-//      with the dynamic-provider plugin beside it;
+//      with the dynamic-provider plugin and the provider plugin beside it; then the YAML
+//      language host and the SDK code generator (machine cache, or Go builds);
 //   4. the offline Pulumi environment (.toolchain/env.json, env.sh);
-//   5. tsc (incremental) into dist/.
+//   5. the SDKs generated from schema.json by `pulumi package gen-sdk` (sdk/nodejs, sdk/python);
+//      for a test run that includes test/e2e/python.test.js (or the whole suite), a cached Python
+//      virtual environment with `pulumi` from PyPI and the generated sdk/python installed;
+//   6. tsc (incremental) into dist/.
 
 const fs = require("node:fs");
 const path = require("node:path");
@@ -27,6 +31,9 @@ const { acquireLock } = require("./setup/lock");
 const { ensureNode } = require("./setup/nodeRuntime");
 const { ensureDependencies, sdkVersion, linkRuntimePieces, compile } = require("./setup/project");
 const { ensurePulumi } = require("./setup/pulumiCli");
+const { ensureLanguagePlugins } = require("./setup/languagePlugins");
+const { ensureSdks } = require("./setup/sdks");
+const { ensurePython, testsNeedPython } = require("./setup/python");
 const { toolchainEnv, writeToolchainFiles } = require("./setup/engineEnv");
 const { ACTIONS } = require("./setup/actions");
 
@@ -50,7 +57,7 @@ function parseArguments(argv) {
   return { action, rest };
 }
 
-async function prepare(action) {
+async function prepare(action, rest) {
   fs.mkdirSync(binDir, { recursive: true });
   const release = await acquireLock(path.join(toolDir, "setup.lock"));
   try {
@@ -70,11 +77,17 @@ async function prepare(action) {
           "programs run as Automation API inline programs with this CLI",
       );
     }
+    for (const line of await ensureLanguagePlugins()) log.info(line);
     writeToolchainFiles({
       pulumiVersion: cli.version,
       nodeVersion: node.version,
       languageHost: cli.languageHost,
     });
+
+    // Before tsc: the end-to-end tests use the generated TypeScript SDK's types.
+    log.info(`SDKs from schema.json: ${await ensureSdks(env)}`);
+    // Only for a test run that includes the Python end-to-end test (a PyPI download the first time).
+    if (action === "test" && testsNeedPython(rest)) log.info(`python: ${ensurePython()}`);
 
     // The list of type errors matters when testing or building, not before a CLI command.
     const listErrors = action === undefined || action === "test";
@@ -94,7 +107,7 @@ async function prepare(action) {
 async function main(argv) {
   const { action, rest } = parseArguments(argv);
   const started = Date.now();
-  const { env, typeErrors } = await prepare(action);
+  const { env, typeErrors } = await prepare(action, rest);
   log.info(`toolchain ready (set-up took ${log.formatDuration(Date.now() - started)})`);
   if (!action) return 0;
 

@@ -30,13 +30,24 @@ export class ControlApiError extends Error {
   }
 }
 
+/** The token response of `POST /_emulator/sign-in` (Entra's field names). */
+export interface PortalSignIn {
+  readonly token_type: "Bearer";
+  readonly scope: string;
+  readonly expires_in: number;
+  readonly access_token: string;
+  readonly refresh_token: string;
+  readonly id_token: string;
+  readonly client_info: string;
+}
+
 /** Which store a row call addresses. */
 export type StoreName = "dataverse" | "fno";
 
 /** Typed access to `/_emulator/…` of one emulator. */
 export class EmulatorControl {
   /**
-   * @param baseUrl the emulator's `https://127.0.0.1:<port>`
+   * @param baseUrl the emulator's `https://127.0.0.1:<port>` (the control API lives on 127.0.0.1 only)
    * @param caCert the emulator's CA certificate (PEM), trusted for these calls only
    */
   constructor(
@@ -184,6 +195,15 @@ export class EmulatorControl {
     lifetimeSeconds?: number;
   }): Promise<string> {
     return (await this.call<{ access_token: string }>("POST", "tokens", spec)).access_token;
+  }
+
+  /**
+   * Plays the dual-write administrator's browser sign-in at the portal: the token response the
+   * portal receives, with a single-page-app refresh token (what `dualwrite:gatewayRefreshToken`
+   * takes). Its secrets are the caller's to keep out of logs.
+   */
+  signIn(): Promise<PortalSignIn> {
+    return this.call("POST", "sign-in");
   }
 
   /** Any control call, for routes without a typed method (e.g. the runtime's own control routes). */

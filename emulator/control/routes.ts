@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { EmulatorContext, EnvironmentPair } from "../core/context";
 import type { ScaledClock } from "../core/clock";
+import type { HostPlan } from "../core/hosts";
 import type { FaultEngine } from "../core/faults";
 import {
   EmulatorHttpError,
@@ -45,9 +46,9 @@ export interface EnvironmentInfo {
   readonly scenario: string;
   readonly cid: string;
   readonly defaultCompany: string;
-  /** `https://127.0.0.1:<port>/fno/<name>` */
+  /** `https://127.0.0.(11+2i):<port>`: the F&O environment's own host (OData at `/data/…`). */
   readonly financeOperationsUrl: string;
-  /** `https://127.0.0.1:<port>/dataverse/<name>` */
+  /** `https://127.0.0.(12+2i):<port>`: the Dataverse environment's own host (`/api/data/v9.2/…`). */
   readonly dataverseUrl: string;
 }
 
@@ -55,7 +56,7 @@ export interface EnvironmentInfo {
 export interface SeedSpec {
   /** One of the six scenarios (or another seed name the seeds module knows). */
   readonly scenario: string;
-  /** Name in URLs. @default the scenario name */
+  /** Name of the pair (control API, request log). @default the scenario name */
   readonly name?: string;
   /** Rows per table per company, for seeds with data. @default the seed's own default */
   readonly size?: number;
@@ -74,15 +75,15 @@ export interface ControlDeps {
   readonly info: () => Record<string, unknown>;
 }
 
-/** Describes a pair with its URLs. */
-export function environmentInfo(baseUrl: string, pair: EnvironmentPair): EnvironmentInfo {
+/** Describes a pair with its URLs (from the address plan, `core/hosts.ts`). */
+export function environmentInfo(hosts: HostPlan, pair: EnvironmentPair): EnvironmentInfo {
   return {
     name: pair.name,
     scenario: pair.scenario,
     cid: pair.cid,
     defaultCompany: pair.defaultCompany,
-    financeOperationsUrl: `${baseUrl}/fno/${pair.name}`,
-    dataverseUrl: `${baseUrl}/dataverse/${pair.name}`,
+    financeOperationsUrl: hosts.fnoUrl(pair.name),
+    dataverseUrl: hosts.dataverseUrl(pair.name),
   };
 }
 
@@ -155,7 +156,7 @@ export function controlRoutes(deps: ControlDeps): Route[] {
     route("DELETE", /^requests$/, () => (requestLog.clear(), noContent())),
 
     route("GET", /^environments$/, () =>
-      ok([...ctx.environments.values()].map((p) => environmentInfo(ctx.baseUrl, p))),
+      ok([...ctx.environments.values()].map((p) => environmentInfo(ctx.hosts, p))),
     ),
     route("POST", /^seed$/, async (req) => {
       const spec = parse(seedSchema, jsonBody(req), "seed");

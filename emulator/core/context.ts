@@ -3,11 +3,17 @@
  * the clock and the persistence hook. Built once by `startEmulator` (emulator/index.ts).
  */
 import type { TableSet } from "../store/tables";
+import type { HostPlan } from "./hosts";
 
 /** An emulated F&O environment and the Dataverse org it can be linked to (seeded together). */
 export interface EnvironmentPair {
-  /** Name used in URLs: `/fno/<name>` and `/dataverse/<name>`. */
+  /** Name of the pair (control API, seeds, request log); its URLs come from `slot`. */
   readonly name: string;
+  /**
+   * Its place in the address plan (`core/hosts.ts`): F&O at `127.0.0.(11+2·slot)`, Dataverse at
+   * `127.0.0.(12+2·slot)`. Given at seeding and saved, so URLs stay the same across restarts.
+   */
+  readonly slot: number;
   /** Which of the six scenarios (or another seed) made it. */
   readonly scenario: string;
   /** F&O environment id, the gateway's `cid`. */
@@ -39,18 +45,41 @@ export interface EmulatorSettings {
   jobRowsPerSecond: number;
   /** Emulated milliseconds a map state transition or solution apply takes. @default 200 */
   transitionMs: number;
-  /** Dataverse service protection: requests per app per 5-minute window. @default 6000 */
+  /** Dataverse service protection: requests per user per 5-minute window. @default 6000 */
   dataverseRequestsPerWindow: number;
-  /** Dataverse service protection: concurrent requests per app. @default 52 */
+  /** Dataverse service protection: concurrent requests per user. @default 52 */
   dataverseConcurrentRequests: number;
-  /** Dataverse service protection: execution milliseconds per app per window. @default 1200000 */
+  /** Dataverse service protection: execution milliseconds per user per window. @default 1200000 */
   dataverseExecutionMsPerWindow: number;
+  /**
+   * F&O throttling: requests per user (or app) per 5-minute window before 429 + `Retry-After`
+   * (`emulator/fno/throttling.ts`). @default 6000
+   */
+  fnoRequestsPerWindow: number;
+  /**
+   * Lifetime of refresh tokens, in seconds, applied when a token is redeemed (so lowering it
+   * expires tokens already issued — how tests make one expire). Tokens bound to the portal's
+   * single-page app count from the original sign-in, others from their own issue.
+   * @default 86400 (Entra's fixed 24 hours for single-page apps)
+   */
+  refreshTokenLifetimeSeconds: number;
+  /**
+   * Whether the gateway accepts app-only tokens (no `scp`). Microsoft's tool signs in a user for
+   * every gateway call, so by default the emulator refuses them with 401.
+   * @default false
+   */
+  gatewayAcceptsAppTokens: boolean;
 }
 
 /** Shared state and services for all handlers. */
 export interface EmulatorContext {
-  /** `https://127.0.0.1:<port>`; surfaces build absolute URLs (OData-EntityId, nextLink) from it. */
+  /** `https://127.0.0.1:<port>`: Entra ID and the control API (`hosts.identityUrl`). */
   readonly baseUrl: string;
+  /**
+   * The address plan: the gateway's URL, each environment's URL (surfaces build absolute URLs,
+   * OData-EntityId and nextLink, from them) and which environment a host names.
+   */
+  readonly hosts: HostPlan;
   readonly clock: Clock;
   readonly settings: EmulatorSettings;
   /** Environment pairs by name. */

@@ -101,7 +101,7 @@ export const ServerErrors = {
       case "dataverse":
         return new EmulatorHttpError(
           404,
-          "0x80060888",
+          "0x8006088a", // ResourceNotFound (Learn: web-api-client-errors)
           `Resource not found for the segment '${firstSegment(path)}'.`,
         );
       case "fno":
@@ -115,14 +115,17 @@ export const ServerErrors = {
     }
   },
 
-  /** A Dataverse org or F&O environment this emulator does not have. */
-  unknownInstance(surface: "dataverse" | "fno", name: string): EmulatorHttpError {
+  /**
+   * A Dataverse or F&O address whose slot holds no environment (`where` is its URL), or an
+   * environment whose tables are missing (`where` is its name).
+   */
+  unknownInstance(surface: "dataverse" | "fno", where: string): EmulatorHttpError {
     const what =
       surface === "dataverse" ? "Dataverse environment" : "Finance and Operations environment";
     return new EmulatorHttpError(
       404,
       surface === "dataverse" ? "0x80040217" : "",
-      `No ${what} named '${name}' in this emulator. Seed one with POST /_emulator/seed or the --seed flag.`,
+      `No ${what} at '${where}' in this emulator. Seed one with POST /_emulator/seed or the --seed flag.`,
     );
   },
 

@@ -2,7 +2,8 @@
  * Fault injection: rules that make matching requests slow, throttled, failed or cut off, so the
  * provider's retry and idempotency paths can be exercised on purpose.
  *
- * A rule matches by surface, optionally method and a regular expression over the URL path. It
+ * A rule matches by surface, optionally method, a regular expression over the URL path and the
+ * environment pair addressed (each environment has its own host, so the path no longer names it). It
  * fires either on the next `count` matching requests or with probability `rate`, drawn from a PRNG
  * seeded per rule so that a test sees the same sequence on every run. Kinds:
  *
@@ -35,6 +36,8 @@ export interface FaultRuleInput {
   readonly method?: string;
   /** Regular expression tested against the URL path (no query), e.g. `"/api/data/v9\\.2/accounts"`. */
   readonly path?: string;
+  /** Name of the environment pair a Dataverse or F&O request addresses (by its host). @default any */
+  readonly environment?: string;
   /** Fire on the next `count` matching requests, then stop. */
   readonly count?: number;
   /** Probability (0–1) of firing per matching request. @default 1 */
@@ -78,6 +81,7 @@ const ruleSchema = z
     surface: z.enum(["identity", "gateway", "dataverse", "fno", "*"]).optional(),
     method: z.string().min(1).optional(),
     path: z.string().min(1).optional(),
+    environment: z.string().min(1).optional(),
     count: z.number().int().min(1).optional(),
     rate: z.number().min(0).max(1).optional(),
     seed: z.number().int().optional(),
@@ -181,7 +185,7 @@ export class FaultEngine {
    * once a terminal rule (throttle, error, drop) fired, later terminal rules are not consulted,
    * so their counts are not used up by requests they could not affect.
    */
-  decide(surface: Surface, method: string, path: string): FaultDecision {
+  decide(surface: Surface, method: string, path: string, environment?: string): FaultDecision {
     if (surface === "control") return { latencyMs: 0 };
     let latencyMs = 0;
     let terminal: FaultDecision["terminal"];
@@ -190,7 +194,7 @@ export class FaultEngine {
       const kind = rule.input.kind;
       if (terminal && kind !== "latency") continue;
       if (dropAfterCommitRuleId && kind === "dropAfterCommit") continue;
-      if (!this.matches(rule, surface, method, path) || !this.fires(rule)) continue;
+      if (!this.matches(rule, surface, method, path, environment) || !this.fires(rule)) continue;
       switch (kind) {
         case "latency":
           latencyMs += rule.input.latencyMs ?? 0;
@@ -220,10 +224,18 @@ export class FaultEngine {
     };
   }
 
-  private matches(rule: LiveRule, surface: Surface, method: string, path: string): boolean {
+  private matches(
+    rule: LiveRule,
+    surface: Surface,
+    method: string,
+    path: string,
+    environment: string | undefined,
+  ): boolean {
     const s = rule.input.surface ?? "*";
     if (s !== "*" && s !== surface) return false;
     if (rule.input.method && rule.input.method.toUpperCase() !== method.toUpperCase()) return false;
+    if (rule.input.environment !== undefined && rule.input.environment !== environment)
+      return false;
     if (rule.pathPattern && !rule.pathPattern.test(path)) return false;
     return rule.remaining === undefined || rule.remaining > 0;
   }

@@ -25,6 +25,13 @@ export interface EmulatorRequest {
   readonly params: Readonly<Record<string, string>>;
   /** Claims of the verified bearer token; undefined on identity and control routes. */
   readonly claims?: TokenClaims;
+  /**
+   * Spends the latency a `latency` fault rule gave this request, inside the service (Dataverse
+   * and F&O: after service protection admitted it, so that concurrent slow requests count as in
+   * flight). The server waits whatever a handler did not spend before answering, so the total
+   * latency is the same either way. Absent when there is none.
+   */
+  readonly serviceTime?: () => Promise<void>;
 }
 
 /** The claims the emulator puts in, and checks on, access tokens. */
@@ -34,6 +41,12 @@ export interface TokenClaims {
   readonly appid: string;
   readonly exp: number;
   readonly iss: string;
+  /** Delegated permissions (e.g. `user_impersonation`); absent on an app-only token. */
+  readonly scp?: string;
+  /** The signed-in user's principal name (delegated tokens only). */
+  readonly upn?: string;
+  /** The signed-in user's object id, or the app's on an app-only token. */
+  readonly oid?: string;
 }
 
 /** What a handler returns; the server writes it. */

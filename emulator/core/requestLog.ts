@@ -26,7 +26,17 @@ export interface RequestLogEntry {
   readonly requestId: string;
   readonly surface: Exclude<Surface, "control">;
   readonly method: string;
-  /** URL path without the query, e.g. `/dataverse/contoso/api/data/v9.2/accounts`. */
+  /**
+   * The host the request was routed by (`core/hosts.ts`), e.g. `127.0.0.12` for the Dataverse
+   * environment in slot 0.
+   */
+  readonly host: string;
+  /**
+   * The environment pair the request addressed (Dataverse and F&O requests to a seeded
+   * environment only).
+   */
+  readonly environment?: string;
+  /** URL path without the query, e.g. `/api/data/v9.2/accounts`. */
   readonly path: string;
   /** The query string without `?` (empty when none). */
   readonly query: string;

@@ -6,12 +6,13 @@
  *
  *  1. request id        — every answer carries `x-ms-request-id`, also used in error bodies and logs
  *  2. control bypass    — `/_emulator/…` skips logging, faults and auth (tests drive it)
- *  3. surface match     — which service, the path below its prefix, prefix captures (`org`, `env`, `tenant`)
+ *  3. surface match     — which service the host is (`Host` header, else the local address:
+ *                         `core/hosts.ts`), the path below its root, captures (`org`, `env`, `tenant`)
  *  4. request log       — method and path now, status and outcome at the end
  *  5. faults            — latency, injected 429/5xx, dropped connection (nothing read or answered)
  *  6. auth              — bearer token for gateway, Dataverse and F&O (signature, audience, tenant, expiry)
  *  7. body              — read up to the size limit (413 beyond)
- *  8. route dispatch    — unknown instance → 404; first route matching method and path; 405/404 otherwise
+ *  8. route dispatch    — free environment address → 404; first route matching method and path; 405/404 otherwise
  *  9. error rendering   — any thrown error becomes an answer in the surface's shape (non-HTTP errors: 500, logged)
  * 10. answer & log      — write the answer (or drop it after commit), record status and outcome
  *
@@ -20,8 +21,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
-import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type { EmulatorContext } from "./context";
 import { renderError, ServerErrors, toHttpError } from "./errors";
@@ -40,11 +39,14 @@ export interface PipelineDeps {
   readonly requestLog: RequestLog;
   /** Routes per surface, tried in order. */
   readonly routes: Readonly<Record<Surface, readonly Route[]>>;
-  /** Verifies the bearer token of a gateway/Dataverse/F&O request (throws a 401 `EmulatorHttpError`). */
+  /**
+   * Verifies the bearer token of a gateway/Dataverse/F&O request (throws a 401 `EmulatorHttpError`).
+   * `origin` is the routed host's `https://<address>:<port>` (an environment's token audience).
+   */
   readonly authenticate: (
     surface: Surface,
     req: IncomingMessage,
-    params: Readonly<Record<string, string>>,
+    origin: string,
   ) => Promise<TokenClaims>;
   /** Diagnostics (unexpected errors); never given secrets. */
   readonly log: (line: string) => void;
@@ -59,18 +61,6 @@ export interface Pipeline {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Resolves when no request is being handled (or after `timeoutMs`). */
   drain(timeoutMs: number): Promise<void>;
-}
-
-/** Creates the HTTPS server (no handler yet: `startEmulator` attaches it once the context exists). */
-export function createHttpsServer(tls: { key: string; cert: string }): Server {
-  const server = createServer({ key: tls.key, cert: tls.cert, keepAliveTimeout: 5000 });
-  // A request Node cannot even parse gets a bare 400; there is no surface to shape it for.
-  server.on("clientError", (_err, socket: Socket) => {
-    if (socket.writable)
-      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-    else socket.destroy();
-  });
-  return server;
 }
 
 /** Builds the request pipeline described at the top of this file. */
@@ -89,8 +79,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const rawUrl = req.url ?? "/";
     const url = parseUrl(rawUrl);
 
-    // 2 + 3. Control bypass and surface match: one prefix table decides both.
-    const match = url ? matchSurface(url.pathname) : { surface: "identity" as const, params: {} };
+    // 2 + 3. Control bypass and surface match: the host picks the service, the path the rest.
+    const host = deps.ctx.hosts.route(req.headers.host, req.socket.localAddress);
+    const matched = matchSurface(url?.pathname ?? "/", host);
+    const match = url ? matched : { surface: matched.surface, params: {} };
     const surface = match.surface;
 
     // 4. Request log (control requests are not logged: a test must not see its own inspection).
@@ -101,6 +93,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
             requestId,
             surface,
             method,
+            host: host?.address ?? "",
+            ...(host?.pair ? { environment: host.pair.name } : {}),
             path: url?.pathname ?? rawUrl,
             query: url?.search.replace(/^\?/, "") ?? "",
             at: new Date(deps.ctx.clock.now()).toISOString(),
@@ -112,13 +106,26 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
     let response: EmulatorResponse;
     let dropAfterCommit = false;
+    let pendingLatencyMs = 0;
+    const serviceTime = async (): Promise<void> => {
+      const ms = pendingLatencyMs;
+      pendingLatencyMs = 0;
+      if (ms > 0) await delay(ms);
+    };
     try {
       if (!url) throw ServerErrors.badRequest(surface, `The request URL '${rawUrl}' is not valid.`);
 
-      // 5. Faults (never on control).
+      // 5. Faults (never on control). On Dataverse and F&O the latency is the service's own time:
+      //    the handler spends it after admitting the request (`serviceTime`, below).
       if (surface !== "control") {
-        const decision = deps.faults.decide(surface, method, url.pathname);
-        if (decision.latencyMs > 0) await delay(decision.latencyMs);
+        const decision = deps.faults.decide(surface, method, url.pathname, host?.pair?.name);
+        if (
+          decision.latencyMs > 0 &&
+          (surface === "dataverse" || surface === "fno") &&
+          decision.terminal === undefined
+        )
+          pendingLatencyMs = decision.latencyMs;
+        else if (decision.latencyMs > 0) await delay(decision.latencyMs);
         const terminal = decision.terminal;
         if (terminal?.kind === "drop") {
           finished = true;
@@ -139,7 +146,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         (surface === "gateway" || surface === "dataverse" || surface === "fno") &&
         match.rest !== undefined
       ) {
-        claims = await deps.authenticate(surface, req, match.params);
+        claims = await deps.authenticate(surface, req, host?.origin ?? deps.ctx.baseUrl);
       }
 
       // 7. Body.
@@ -151,11 +158,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         method,
         rest: match.rest,
         prefixParams: match.params,
+        known: match.known !== false,
         rawUrl,
         url,
         req,
         body,
         claims,
+        ...(pendingLatencyMs > 0 ? { serviceTime } : {}),
       });
     } catch (e) {
       // 9. Error rendering: everything becomes an answer in the surface's shape.
@@ -164,6 +173,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         deps.log(`[${requestId}] ${method} ${url?.pathname ?? rawUrl} failed: ${describe(e)}`);
       response = renderError(surface, error, requestId);
     }
+
+    // Latency the handler did not spend (it failed before, or does not count requests in flight).
+    await serviceTime();
 
     // 10. Answer (or drop after commit) and log the status.
     if (entry) entry.status = response.status;
@@ -215,22 +227,28 @@ interface DispatchInput {
   readonly method: string;
   readonly rest: string | undefined;
   readonly prefixParams: Readonly<Record<string, string>>;
+  /** False when the request addressed an environment address no pair holds. */
+  readonly known: boolean;
   readonly rawUrl: string;
   readonly url: URL;
   readonly req: IncomingMessage;
   readonly body: Buffer;
   readonly claims: TokenClaims | undefined;
+  readonly serviceTime?: () => Promise<void>;
 }
 
 async function dispatch(deps: PipelineDeps, input: DispatchInput): Promise<EmulatorResponse> {
   const { surface, method, rest, url } = input;
   if (rest === undefined) throw ServerErrors.notFound(surface, url.pathname);
 
-  // A Dataverse org or F&O environment must exist before any of its routes can answer.
-  if (surface === "dataverse" && !deps.ctx.dataverse.has(input.prefixParams.org ?? "")) {
+  // A Dataverse org or F&O environment must exist at this host before any of its routes can answer.
+  if (
+    surface === "dataverse" &&
+    (!input.known || !deps.ctx.dataverse.has(input.prefixParams.org ?? ""))
+  ) {
     throw ServerErrors.unknownInstance("dataverse", input.prefixParams.org ?? "");
   }
-  if (surface === "fno" && !deps.ctx.fno.has(input.prefixParams.env ?? "")) {
+  if (surface === "fno" && (!input.known || !deps.ctx.fno.has(input.prefixParams.env ?? ""))) {
     throw ServerErrors.unknownInstance("fno", input.prefixParams.env ?? "");
   }
 
@@ -261,6 +279,7 @@ async function dispatch(deps: PipelineDeps, input: DispatchInput): Promise<Emula
       body: input.body,
       params: { ...input.prefixParams, ...m.groups },
       ...(input.claims ? { claims: input.claims } : {}),
+      ...(input.serviceTime ? { serviceTime: input.serviceTime } : {}),
     };
     return await route.handle(request);
   }

@@ -15,6 +15,16 @@ export function defaultSettings(): EmulatorSettings {
     dataverseRequestsPerWindow: 6000,
     dataverseConcurrentRequests: 52,
     dataverseExecutionMsPerWindow: 1_200_000,
+    // F&O publishes no threshold for its resource-based throttling; the emulator's per-user
+    // budget is the one of F&O's retired user-based limits (service-protection-api-limits).
+    fnoRequestsPerWindow: 6000,
+    // Entra: refresh tokens redeemed by a single-page app (the portal the tool signs in through,
+    // TokenRefresh.cs:136-145) live 24 hours from sign-in.
+    // https://learn.microsoft.com/entra/identity-platform/refresh-tokens#token-lifetime
+    refreshTokenLifetimeSeconds: 86_400,
+    // Microsoft's tool only ever sends delegated user tokens (TokenRefresh.cs:127-160,
+    // ServicePrincipalAuth.cs:35-36); app-only tokens at the gateway are unproven.
+    gatewayAcceptsAppTokens: false,
   };
 }
 
@@ -27,6 +37,13 @@ const settingsUpdateSchema = z
     dataverseRequestsPerWindow: z.number().int().min(1),
     dataverseConcurrentRequests: z.number().int().min(1),
     dataverseExecutionMsPerWindow: z.number().int().min(1),
+    fnoRequestsPerWindow: z.number().int().min(1),
+    refreshTokenLifetimeSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(90 * 86_400),
+    gatewayAcceptsAppTokens: z.boolean(),
   })
   .partial()
   .strict();
@@ -43,10 +60,11 @@ export function parseSettingsUpdate(input: unknown): Partial<EmulatorSettings> {
 
 /** Applies a validated partial update in place (the context holds one settings object). */
 export function applySettings(target: EmulatorSettings, update: Partial<EmulatorSettings>): void {
-  for (const [key, value] of Object.entries(update) as Array<
-    [keyof EmulatorSettings, number | undefined]
-  >) {
-    if (value !== undefined) target[key] = value;
+  const writable = target as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(update)) {
+    // Only known settings of the same type: a saved snapshot may come from another version.
+    if (value !== undefined && key in target && typeof writable[key] === typeof value)
+      writable[key] = value;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * The emulator's TLS material: a local CA, a server certificate it signs for 127.0.0.1/localhost,
- * and a client certificate (with its private key) for `ClientCertificateCredential`.
+ * The emulator's TLS material: a local CA, a server certificate it signs for every loopback
+ * address of the address plan (`core/hosts.ts`: 127.0.0.1 to 127.0.0.254, plus ::1 and
+ * localhost), and a client certificate (with its private key) for `ClientCertificateCredential`.
  *
  * `@azure/identity` refuses non-HTTPS authorities, so the emulator must speak TLS, and clients
  * must trust its CA (`NODE_EXTRA_CA_CERTS=<caCertPath>`, see docs/emulator.md). The material is
@@ -10,13 +11,17 @@
  *
  * Files in the directory:
  *
- * | file              | content                                        |
- * |-------------------|------------------------------------------------|
- * | `ca.pem`          | CA certificate: what clients trust             |
- * | `ca-key.pem`      | CA private key (only used to sign server.pem)  |
- * | `server.pem`      | server certificate, SAN IP 127.0.0.1, ::1, DNS localhost |
- * | `server-key.pem`  | its private key                                |
- * | `client.pem`      | client certificate followed by its private key (the app registration's credential) |
+ * | file               | content                                        |
+ * |--------------------|------------------------------------------------|
+ * | `ca.pem`           | CA certificate: what clients trust             |
+ * | `ca-key.pem`       | CA private key (only used to sign the server certificate) |
+ * | `server-hosts.pem` | server certificate (SAN IP 127.0.0.1–127.0.0.254, ::1, DNS localhost) followed by its private key |
+ * | `client.pem`       | client certificate followed by its private key (the app registration's credential) |
+ *
+ * A directory made by an older emulator (its `server.pem` named 127.0.0.1 only) keeps its CA:
+ * the missing `server-hosts.pem` is signed with `ca-key.pem` on first use, so clients that trust
+ * `ca.pem` need nothing new. The certificate and its key are one file, written by rename, so
+ * emulators starting at once never read a certificate with another one's key.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -24,6 +29,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generate } from "selfsigned";
+import { certificateAddresses } from "./hosts";
 
 /** The loaded TLS material and where its files are. */
 export interface TlsMaterial {
@@ -42,7 +48,11 @@ export interface TlsMaterial {
 /** Environment variable that overrides the default TLS directory. */
 export const TLS_DIR_ENV = "DUALWRITE_EMULATOR_TLS_DIR";
 
-const FILES = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "client.pem"] as const;
+/** Files generated with the CA; the server certificate (`SERVER_FILE`) can be added later. */
+const FILES = ["ca.pem", "ca-key.pem", "client.pem"] as const;
+
+/** The server certificate and its key, one PEM file. */
+const SERVER_FILE = "server-hosts.pem";
 
 /**
  * The default TLS directory: `$DUALWRITE_EMULATOR_TLS_DIR`, else `emulator-tls` in the project's
@@ -90,29 +100,72 @@ async function load(dir: string): Promise<TlsMaterial> {
         `Delete the directory to generate a new CA, then trust the new ca.pem.`,
     );
   }
-  const [caCert, serverKey, serverCert, client] = await Promise.all(
-    ["ca.pem", "server-key.pem", "server.pem", "client.pem"].map((f) =>
-      readFile(join(dir, f), "utf8"),
-    ),
+  const [caCert, caKey, client] = await Promise.all(
+    ["ca.pem", "ca-key.pem", "client.pem"].map((f) => readFile(join(dir, f), "utf8")),
   );
-  const clientCert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(
-    client!,
-  )?.[0];
+  const clientCert = firstCertificate(client!);
   if (!clientCert)
     throw new Error(
       `${join(dir, "client.pem")} holds no certificate; delete ${dir} to regenerate it.`,
     );
-  // Fail at start, with the path, rather than at the first handshake.
-  new X509Certificate(serverCert!);
+  const server = await loadOrSignServer(dir, caCert!, caKey!);
   return {
     dir,
     caCertPath: join(dir, "ca.pem"),
     caCert: caCert!,
-    serverKey: serverKey!,
-    serverCert: serverCert!,
+    serverKey: server.key,
+    serverCert: server.cert,
     clientCertificatePath: join(dir, "client.pem"),
     clientCert: `${clientCert}\n`,
   };
+}
+
+/**
+ * The server certificate and key from `server-hosts.pem`; signed anew with the CA when the file
+ * is missing, unreadable or does not name every address of the plan.
+ */
+async function loadOrSignServer(
+  dir: string,
+  caCert: string,
+  caKey: string,
+): Promise<{ cert: string; key: string }> {
+  const path = join(dir, SERVER_FILE);
+  if (existsSync(path)) {
+    const found = parseServerFile(await readFile(path, "utf8"));
+    if (found) return found;
+  }
+  const signed = await signServerCertificate(caCert, caKey);
+  const text = `${signed.cert.trim()}\n${signed.key.trim()}\n`;
+  const staging = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  await writeFile(staging, text, { mode: 0o600 });
+  // Rename replaces atomically: a concurrent reader sees the old file or this one, whole.
+  await rename(staging, path);
+  // Read back as a later start reads it, so every start hands out the same text.
+  const written = parseServerFile(text);
+  if (!written)
+    throw new Error(`The server certificate signed for ${dir} does not name the plan's addresses.`);
+  return written;
+}
+
+/** Certificate and key of a `server-hosts.pem`, when the certificate names every address. */
+function parseServerFile(text: string): { cert: string; key: string } | undefined {
+  const cert = firstCertificate(text);
+  const key = /-----BEGIN (?:RSA )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA )?PRIVATE KEY-----/.exec(
+    text,
+  )?.[0];
+  if (!cert || !key) return undefined;
+  try {
+    const san = new X509Certificate(cert).subjectAltName ?? "";
+    const named = new Set(san.split(/,\s*/).map((entry) => entry.replace(/^IP Address:/, "")));
+    if (!certificateAddresses().every((a) => named.has(a))) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { cert: `${cert}\n`, key: `${key}\n` };
+}
+
+function firstCertificate(text: string): string | undefined {
+  return /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
 }
 
 async function generateInto(dir: string): Promise<void> {
@@ -122,7 +175,8 @@ async function generateInto(dir: string): Promise<void> {
     const files = await generateMaterial();
     for (const [name, content] of Object.entries(files)) {
       await writeFile(join(staging, name), content, {
-        mode: name.includes("key") || name === "client.pem" ? 0o600 : 0o644,
+        // Files holding a private key are for the owner only.
+        mode: name === "ca.pem" ? 0o644 : 0o600,
       });
     }
     try {
@@ -137,11 +191,17 @@ async function generateInto(dir: string): Promise<void> {
   }
 }
 
-/** Generates the five PEM files. Ten-year validity: this CA only ever vouches for loopback. */
-async function generateMaterial(): Promise<Record<(typeof FILES)[number], string>> {
-  const notBeforeDate = new Date(Date.now() - 24 * 3600 * 1000);
-  const notAfterDate = new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000);
-  const common = { keySize: 2048, algorithm: "sha256", notBeforeDate, notAfterDate } as const;
+/** Ten-year validity: this CA only ever vouches for loopback. */
+function validity(): { notBeforeDate: Date; notAfterDate: Date } {
+  return {
+    notBeforeDate: new Date(Date.now() - 24 * 3600 * 1000),
+    notAfterDate: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000),
+  };
+}
+
+/** Generates the CA, the client certificate and the server certificate. */
+async function generateMaterial(): Promise<Record<string, string>> {
+  const common = { keySize: 2048, algorithm: "sha256", ...validity() } as const;
 
   const ca = await generate([{ name: "commonName", value: "pulumi-dualwrite emulator local CA" }], {
     ...common,
@@ -156,23 +216,7 @@ async function generateMaterial(): Promise<Record<(typeof FILES)[number], string
       },
     ],
   });
-  const server = await generate([{ name: "commonName", value: "localhost" }], {
-    ...common,
-    ca: { key: ca.private, cert: ca.cert },
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-      { name: "extKeyUsage", serverAuth: true },
-      {
-        name: "subjectAltName",
-        altNames: [
-          { type: 2, value: "localhost" },
-          { type: 7, ip: "127.0.0.1" },
-          { type: 7, ip: "::1" },
-        ],
-      },
-    ],
-  });
+  const server = await signServerCertificate(ca.cert, ca.private);
   // Entra app registrations usually hold a self-signed certificate; so does the emulator's.
   const client = await generate(
     [{ name: "commonName", value: "pulumi-dualwrite emulator client" }],
@@ -188,8 +232,37 @@ async function generateMaterial(): Promise<Record<(typeof FILES)[number], string
   return {
     "ca.pem": ca.cert,
     "ca-key.pem": ca.private,
-    "server.pem": server.cert,
-    "server-key.pem": server.private,
+    [SERVER_FILE]: `${server.cert.trim()}\n${server.key.trim()}\n`,
     "client.pem": `${client.cert.trim()}\n${client.private.trim()}\n`,
   };
+}
+
+/**
+ * A server certificate signed by the CA for every address of the plan (one certificate for all
+ * listeners: a client checks the address it connected to against the SAN list), ::1 and localhost.
+ */
+async function signServerCertificate(
+  caCert: string,
+  caKey: string,
+): Promise<{ cert: string; key: string }> {
+  const server = await generate([{ name: "commonName", value: "localhost" }], {
+    keySize: 2048,
+    algorithm: "sha256",
+    ...validity(),
+    ca: { key: caKey, cert: caCert },
+    extensions: [
+      { name: "basicConstraints", cA: false },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+      { name: "extKeyUsage", serverAuth: true },
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: 2, value: "localhost" },
+          ...certificateAddresses().map((ip) => ({ type: 7 as const, ip })),
+          { type: 7, ip: "::1" },
+        ],
+      },
+    ],
+  });
+  return { cert: server.cert, key: server.private };
 }

@@ -3,8 +3,8 @@
  *
  * | request | answer |
  * |---|---|
- * | `GET <set>?$select&$filter&$orderby&$top&$count&$expand` | 200 `{@odata.context, [@odata.count], value, [@odata.nextLink]}`; pages of `odata.maxpagesize` (≤ 5,000) |
- * | `GET <set>/$count` | 200 text, at most 5,000 |
+ * | `GET <set>?$select&$filter&$orderby&$top&$count&$expand` | 200 `{@odata.context, [@odata.count], [count annotations], value, [@odata.nextLink]}`; pages of `odata.maxpagesize` (≤ 5,000) with a paging cookie (`paging.ts`) |
+ * | `GET <set>/$count[?$filter]` | 200 text, at most 5,000 |
  * | `GET <set>(<key>)` | 200 entity; 304 when `If-None-Match` matches (not with `$expand`) |
  * | `GET <set>(<key>)/<property>` | 200 `{value}` or the related entity of a lookup |
  * | `POST <set>` | 204 + `OData-EntityId`; 201 + entity with `Prefer: return=representation` |
@@ -15,25 +15,38 @@
 import { randomUUID } from "node:crypto";
 import type { EmulatorRequest, EmulatorResponse } from "../core/http";
 import { readCollectionQuery } from "../odata/query/options";
-import { filterRows, sortRows } from "../odata/query/options";
+import type { FilterNode } from "../odata/query/nodes";
 import {
   asText,
-  decodePagingToken,
-  encodePagingToken,
   etagMatches,
   header,
   parsePrefer,
   readJsonObject,
+  wantsAnnotation,
   weakEtag,
   withQuery,
 } from "../odata/protocol";
 import type { KeyPredicate } from "../odata/resourcePath";
 import { WriteJournal } from "../odata/journal";
-import { dataverseVirtualRows } from "../odata/virtualCounts";
-import { parseExpand, parseSelect } from "../odata/query/parser";
+import { parseExpand, parseFilter, parseSelect } from "../odata/query/parser";
 import type { Row, StoredRow } from "../store/tables";
+import {
+  checkExpandSelect,
+  checkFilter,
+  checkQueryColumns,
+  checkSelect,
+  hasColumn,
+} from "./columns";
 import { dataverseErrors } from "./errors";
 import {
+  countMatching,
+  type PagePosition,
+  readPage,
+  readSkipToken,
+  skipTokenAfter,
+} from "./paging";
+import {
+  alternateKeyOf,
   checkExpand,
   contextUrl,
   type DataverseScope,
@@ -64,57 +77,84 @@ export function listRows(
 ): EmulatorResponse {
   const query = readCollectionQuery(req.query, { allowSkip: false });
   checkExpand(info, query.expand);
+  checkQueryColumns(info, query);
   const prefer = parsePrefer(header(req.headers, "prefer"));
   const resolver = rowResolver(scope, info);
-  const matching = sortRows(
-    filterRows(scope.tables.all(info.set), query.filter, resolver),
-    query.orderBy,
-    resolver,
-  );
-  // `$top` limits the whole result unless the client asked for pages (then the docs say it is ignored).
-  const total =
-    query.top !== undefined && prefer.maxPageSize === undefined
-      ? Math.min(query.top, matching.length)
-      : matching.length;
   const pageSize = Math.min(prefer.maxPageSize ?? DATAVERSE_MAX_PAGE_SIZE, DATAVERSE_MAX_PAGE_SIZE);
-  let offset = 0;
+  let after: PagePosition | undefined;
   if (query.skipToken !== undefined) {
-    const cookie = /pagingcookie="([^"]*)"/.exec(query.skipToken);
-    const decoded = cookie ? decodePagingToken(cookie[1] as string) : undefined;
-    if (decoded === undefined)
+    after = readSkipToken(query.skipToken, query.orderBy.length);
+    if (after === undefined)
       throw dataverseErrors.badRequest(
         `The $skiptoken '${query.skipToken}' is not valid; use the @odata.nextLink of the previous page as it is.`,
       );
-    offset = decoded;
   }
-  const end = Math.min(offset + pageSize, total);
-  const page = matching.slice(offset, end);
+  // `$top` limits the whole result unless the client asked for pages (then the docs say it is
+  // ignored); rows already served are the earlier pages, all full.
+  const served = after ? after.page * pageSize : 0;
+  const remaining =
+    query.top !== undefined && prefer.maxPageSize === undefined ? query.top - served : Infinity;
+  const page = readPage(scope.tables, info.set, info.primaryKey, resolver, {
+    ...(query.filter ? { filter: query.filter } : {}),
+    orderBy: query.orderBy,
+    limit: Math.min(pageSize, remaining),
+    ...(after ? { after } : {}),
+  });
   const body: Record<string, unknown> = {
     "@odata.context": contextUrl(scope, info, query.select, false),
   };
-  if (query.count) {
-    const counted =
-      matching.length +
-      dataverseVirtualRows(scope.tables, info.set, companyColumns(info), query.filter);
-    body["@odata.count"] = Math.min(counted, DATAVERSE_MAX_PAGE_SIZE);
-    if (counted > DATAVERSE_MAX_PAGE_SIZE)
-      body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = true;
-  }
+  // "Count rows using OData": `@odata.count` up to 5,000; the two annotations only when the
+  // `odata.include-annotations` preference asks for them, `totalrecordcount` -1 without `$count`.
+  const counted = query.count ? countStored(scope, info, query.filter) : undefined;
+  if (counted !== undefined) body["@odata.count"] = Math.min(counted, DATAVERSE_MAX_PAGE_SIZE);
+  if (wantsAnnotation(prefer.includeAnnotations, TOTAL_RECORD_COUNT))
+    body[`@${TOTAL_RECORD_COUNT}`] =
+      counted === undefined ? -1 : Math.min(counted, DATAVERSE_MAX_PAGE_SIZE);
+  if (wantsAnnotation(prefer.includeAnnotations, LIMIT_EXCEEDED))
+    body[`@${LIMIT_EXCEEDED}`] = counted !== undefined && counted > DATAVERSE_MAX_PAGE_SIZE;
   const format = {
     ...(query.select ? { select: query.select } : {}),
     expand: query.expand,
     ...(prefer.includeAnnotations !== undefined ? { annotations: prefer.includeAnnotations } : {}),
   };
-  body["value"] = page.map((stored) => formatRow(scope, info, stored, format));
-  if (end < total) {
-    const pageNumber = Math.floor(end / pageSize) + 1;
-    const skipToken = `<cookie pagenumber="${pageNumber}" pagingcookie="${encodePagingToken(end)}" istracking="False" />`;
-    body["@odata.nextLink"] = withQuery(scope.ctx.baseUrl, req.rawUrl, { $skiptoken: skipToken });
+  body["value"] = page.rows.map((stored) => formatRow(scope, info, stored, format));
+  if (page.more && remaining > page.rows.length) {
+    const skipToken = skipTokenAfter(
+      (after?.page ?? 0) + 1,
+      page.rows,
+      query.orderBy,
+      info.primaryKey,
+      resolver,
+    );
+    body["@odata.nextLink"] = withQuery(new URL(scope.serviceRoot).origin, req.rawUrl, {
+      $skiptoken: skipToken,
+    });
   }
   const headers: Record<string, string> = { ...JSON_HEADERS };
   const applied = appliedPreferences(prefer.maxPageSize, prefer.includeAnnotations);
   if (applied) headers["Preference-Applied"] = applied;
   return { status: 200, headers, body };
+}
+
+const TOTAL_RECORD_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount";
+const LIMIT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded";
+
+/**
+ * Rows that match `filter`, read up to one past the 5,000 cap (only compare the result with the
+ * cap). An index answers equality filters without reading rows (`odata/query/planner.ts`).
+ */
+function countStored(
+  scope: DataverseScope,
+  info: EntitySetInfo,
+  filter: FilterNode | undefined,
+): number {
+  return countMatching(
+    scope.tables,
+    info.set,
+    rowResolver(scope, info),
+    filter,
+    DATAVERSE_MAX_PAGE_SIZE,
+  );
 }
 
 function appliedPreferences(
@@ -127,23 +167,20 @@ function appliedPreferences(
   return parts.length > 0 ? parts.join(",") : undefined;
 }
 
-/** Lookup columns of a table that point at `cdm_companies` (for counting virtual rows per company). */
-export function companyColumns(info: EntitySetInfo): string[] {
-  return Object.values(info.def.lookups ?? {})
-    .filter((l) => l.targetSet === "cdm_companies")
-    .map((l) => l.column);
-}
-
 /**
- * `GET <set>/$count`: the number of rows (virtual rows included) as text; the real service caps
- * it at 5,000 (`RetrieveTotalRecordCount` gives the full number).
+ * `GET <set>/$count`: the number of rows that match `$filter`, as text. OData's `/$count` honours `$filter` (OData URL Conventions 4.0 §4.8);
+ * "Count rows using OData" shows the plain-text answer. The cap of 5,000 is `@odata.count`'s
+ * [choice: the page is silent about `/$count`'s limit; `RetrieveTotalRecordCount` gives more].
  */
-export function countRows(scope: DataverseScope, info: EntitySetInfo): EmulatorResponse {
-  const n = Math.min(
-    scope.tables.count(info.set) +
-      dataverseVirtualRows(scope.tables, info.set, companyColumns(info)),
-    DATAVERSE_MAX_PAGE_SIZE,
-  );
+export function countRows(
+  req: EmulatorRequest,
+  scope: DataverseScope,
+  info: EntitySetInfo,
+): EmulatorResponse {
+  const filterText = req.query.get("$filter");
+  const filter = filterText !== null ? parseFilter(filterText) : undefined;
+  checkFilter(info, filter);
+  const n = Math.min(countStored(scope, info, filter), DATAVERSE_MAX_PAGE_SIZE);
   return {
     status: 200,
     headers: { "Content-Type": "text/plain", "OData-Version": "4.0" },
@@ -159,6 +196,10 @@ export function getRow(
   key: KeyPredicate,
   property?: string,
 ): EmulatorResponse {
+  // A segment that is no property of the type is no resource, whatever the row
+  // (web-api-client-errors: the URI is read before any row).
+  if (property !== undefined && !info.def.lookups?.[property] && !hasColumn(info.set, property))
+    throw dataverseErrors.resourceNotFound(property);
   const found = findRow(scope, info, key);
   if (!found) throw notFound(info, key);
   const prefer = parsePrefer(header(req.headers, "prefer"));
@@ -168,6 +209,8 @@ export function getRow(
   const expandText = req.query.get("$expand");
   const expand = expandText !== null ? parseExpand(expandText) : [];
   checkExpand(info, expand);
+  checkSelect(info.set, info.logicalName, select);
+  checkExpandSelect(info, expand);
   const etag = weakEtag(found.stored.version);
   const ifNoneMatch = header(req.headers, "if-none-match");
   // `If-None-Match: null` is what clients send to say "no condition"; `$expand` disables 304.
@@ -293,6 +336,7 @@ function writeAnswer(
   if (!prefer.returnRepresentation) return { status: 204, headers };
   const selectText = req.query.get("$select");
   const select = selectText !== null ? parseSelect(selectText) : undefined;
+  checkSelect(info.set, info.logicalName, select);
   return {
     status: representationStatus,
     headers: {
@@ -325,6 +369,10 @@ export async function patchRow(
   }
   if (ifNoneMatch === "*" && found) throw dataverseErrors.duplicateRecord();
   const columns = payloadToColumns(scope, info, parsePayload(req));
+  // "Use Upsert to Create or Update a record": when the row exists, the alternate key values of
+  // the URL are removed from the body, so a row cannot change the key it is addressed by.
+  if (found && primaryKeyOf(info, key) === undefined)
+    for (const column of alternateKeyOf(info, key).columns) delete columns[column];
   if (found) {
     const current = asText(found.stored.row[info.primaryKey]).toLowerCase();
     const given = columns[info.primaryKey];

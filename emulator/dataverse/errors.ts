@@ -3,19 +3,37 @@
  * style). The wire shape is `{"error":{"code":"0x…","message":"…"}}`; `innererror` was removed
  * from the Web API in 2020. Codes and messages come from
  * `powerapps-docs/developer/data-platform/webapi/compose-http-requests-handle-errors.md`,
- * `perform-conditional-operations-using-web-api.md` and `api-limits.md`.
+ * `perform-conditional-operations-using-web-api.md`, `api-limits.md`, "Troubleshoot Dataverse
+ * Web API client errors"
+ * (https://learn.microsoft.com/troubleshoot/power-platform/power-apps/dataverse/web-api-client-errors:
+ * unknown segment, unknown property, invalid property in a payload, undeclared navigation
+ * property), "Use an alternate key to reference a record" (key mismatch) and the "Web service
+ * error codes" reference
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/reference/web-service-error-codes:
+ * `DuplicateRecordEntityKey`).
  */
 import { EmulatorHttpError } from "../core/http";
 import { QuerySyntaxError } from "../odata/query/lexer";
 import { QueryOptionError } from "../odata/query/options";
 import { ResourcePathError } from "../odata/resourcePath";
 import { BatchFormatError } from "../odata/batch";
-import { DuplicateKeyError, RowNotFoundError } from "../store/tables";
+import { DuplicateKeyError, RowNotFoundError, UniqueKeyError } from "../store/tables";
 
 /** Dataverse error codes the emulator answers with. */
 export const DataverseErrorCode = {
-  /** OData-level bad request: unknown segment, bad query option, bad payload. */
+  /** OData-level bad request: bad query option, bad payload. */
   badRequest: "0x80060888",
+  /** No entity set, function or action of that name (`ResourceNotFound`; web-api-client-errors). */
+  resourceNotFound: "0x8006088a",
+  /**
+   * Errors of the OData URI and payload readers, which carry no Dataverse code: "Could not find a
+   * property named …", "Invalid property … was found in entity …" (web-api-client-errors).
+   */
+  odataReader: "0x0",
+  /** "Error identified in Payload provided by the user for Entity …" (web-api-client-errors). */
+  payload: "0x80048d19",
+  /** A second row with the same alternate key values (`DuplicateRecordEntityKey`). */
+  duplicateEntityKey: "0x80060892",
   /** Row not found (`ObjectDoesNotExist`). */
   notFound: "0x80040217",
   /** Duplicate key (`DuplicateRecord`). */
@@ -24,6 +42,8 @@ export const DataverseErrorCode = {
   versionMismatch: "0x80060882",
   /** A plug-in (here: the dual-write runtime) refused the write (`IsvAborted`). */
   pluginFailed: "0x80040265",
+  /** A choice column's value is not one of its options (`PicklistValueOutOfRange`). */
+  picklistOutOfRange: "0x8004431A",
   /** Service protection: number of requests. */
   tooManyRequests: "0x80072322",
   /** Service protection: execution time. */
@@ -42,8 +62,95 @@ export const dataverseErrors = {
   resourceNotFound(segment: string): EmulatorHttpError {
     return new EmulatorHttpError(
       404,
-      DataverseErrorCode.badRequest,
+      DataverseErrorCode.resourceNotFound,
       `Resource not found for the segment '${segment}'.`,
+    );
+  },
+  /** 400 for a property of a query option (`$select`, `$filter`, `$orderby`, `$expand`) the type lacks. */
+  propertyNotFound(logicalName: string, property: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      DataverseErrorCode.odataReader,
+      `Could not find a property named '${property}' on type 'Microsoft.Dynamics.CRM.${logicalName}'.`,
+    );
+  },
+  /**
+   * 400 for a `$filter` comparison of a column with a literal of another type
+   * (`customertypecode eq '3'`): Microsoft.OData's binder message (`odata/query/types.ts`), with
+   * the code of the OData URI reader's other errors [choice: by analogy with "Could not find a
+   * property named …"].
+   */
+  incompatibleOperands(message: string): EmulatorHttpError {
+    return new EmulatorHttpError(400, DataverseErrorCode.odataReader, message);
+  },
+  /**
+   * 400 for a body value of the wrong JSON type (a number for a text column, text for a choice):
+   * the payload reader's failure in the envelope of "Invalid property …" (web-api-client-errors),
+   * with Microsoft.OData's conversion message [choice: wording of the inner exception].
+   */
+  cannotConvertValue(value: unknown, edmType: string): EmulatorHttpError {
+    const literal = typeof value === "string" ? value : JSON.stringify(value);
+    return new EmulatorHttpError(
+      400,
+      DataverseErrorCode.odataReader,
+      `An error occurred while validating input parameters: Microsoft.OData.ODataException: Cannot convert the literal '${literal}' to the expected type '${edmType}'.`,
+    );
+  },
+  /**
+   * 400 `0x8004431A` for a choice value the column does not have (`PicklistValueOutOfRange`, Web
+   * service error codes), in the service's wording.
+   */
+  picklistOutOfRange(
+    logicalName: string,
+    column: string,
+    value: number,
+    options: readonly number[],
+  ): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      DataverseErrorCode.picklistOutOfRange,
+      `A validation error occurred. The value ${value} of '${column}' on record of type '${logicalName}' is outside the valid range. Accepted Values: ${options.join(",")}.`,
+    );
+  },
+  /** 400 for a request body that sets a property the type lacks. */
+  invalidPayloadProperty(logicalName: string, property: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      DataverseErrorCode.odataReader,
+      `An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property '${property}' was found in entity 'Microsoft.Dynamics.CRM.${logicalName}'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type.`,
+    );
+  },
+  /** 400 for `<nav>@odata.bind` where `nav` is not a single-valued navigation property. */
+  undeclaredNavigation(entitySet: string, nav: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      DataverseErrorCode.payload,
+      `Error identified in Payload provided by the user for Entity :'${entitySet}'  ---->  InnerException : Microsoft.OData.ODataException: An undeclared property '${nav}' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.`,
+    );
+  },
+  /**
+   * 400 for a key predicate whose names are not the primary key nor a declared alternate key
+   * (message from "Use an alternate key to reference a record"; the code is not documented, so
+   * the URI reader's `0x0` [choice]).
+   */
+  keyMismatch(logicalName: string): EmulatorHttpError {
+    const type = `Microsoft.Dynamics.CRM.${logicalName}`;
+    return new EmulatorHttpError(
+      400,
+      DataverseErrorCode.odataReader,
+      `The key in the request URI is not valid for resource '${type}'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource '${type}'.`,
+    );
+  },
+  /**
+   * 412 when a write would give a second row the values of an alternate key
+   * (`DuplicateRecordEntityKey`; the message is the error code reference's, with the key name and
+   * its columns; 412 as clients observe it [choice: the reference gives no status]).
+   */
+  duplicateEntityKey(keyName: string, columns: readonly string[]): EmulatorHttpError {
+    return new EmulatorHttpError(
+      412,
+      DataverseErrorCode.duplicateEntityKey,
+      `Entity Key ${keyName} violated. A record with the same value for ${columns.join(", ")} already exists. A duplicate record cannot be created. Select one or more unique values and try again.`,
     );
   },
   /** 404 for an unknown org (the host would not resolve in real life). */
@@ -159,6 +266,8 @@ export function toDataverseError(
     return dataverseErrors.badRequest(error.message);
   }
   if (error instanceof DuplicateKeyError) return dataverseErrors.duplicateRecord();
+  if (error instanceof UniqueKeyError)
+    return dataverseErrors.duplicateEntityKey(error.uniqueKey.name, error.uniqueKey.columns);
   if (error instanceof RowNotFoundError) return dataverseErrors.rowNotFound(error.table, error.key);
   if (error instanceof Error) {
     const carried = error as Error & { status?: unknown; code?: unknown };

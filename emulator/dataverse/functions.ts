@@ -4,18 +4,21 @@
  * | request | answer |
  * |---|---|
  * | `GET ` (service root) | 200 `{@odata.context, value:[{name, kind:"EntitySet", url}]}` |
- * | `GET $metadata` | 200 CSDL XML: entity types with keys and lookups (no attribute list: rows are free-form) |
+ * | `GET $metadata` | 200 CSDL XML: entity types with keys, lookups and the declared columns of `tableSchemas.ts` (other tables: open types) |
  * | `GET WhoAmI` / `WhoAmI()` | 200 `{BusinessUnitId, UserId, OrganizationId}` |
- * | `GET RetrieveFinanceAndOperationsIntegrationDetails` | 200 `{Url, TenantId, Id}`; 404 `0x80048d0b` when not linked |
+ * | `GET RetrieveFinanceAndOperationsIntegrationDetails` | 200 `{Url, TenantId, Id}` of the F&O environment the org is integrated with in Power Platform (its seeded pair, linked for dual-write or not); 404 `0x80048d0b` when not integrated |
+ * | `GET RetrieveCurrentOrganization(AccessType=Microsoft.Dynamics.CRM.EndpointAccessType'Default')` | 200 `{Detail:{OrganizationId, FriendlyName, OrganizationVersion, EnvironmentId, UrlName, UniqueName, TenantId, Geo, Endpoints, …}}` |
  * | `GET RetrieveTotalRecordCount(EntityNames=[…])` | 200 `{EntityRecordCountCollection:{Count, Keys, Values}}` |
  */
 import type { EmulatorContext } from "../core/context";
 import type { EmulatorRequest, EmulatorResponse } from "../core/http";
 import { asText } from "../odata/protocol";
-import { guidFrom } from "../runtime/ids";
-import { virtualRowCount } from "../runtime/virtualRows";
+import { guidFrom, powerPlatformEnvironmentId } from "../runtime/ids";
+import { EDM_TYPE_OF } from "./columnTypes";
 import { dataverseErrors } from "./errors";
+import { snapshotRecordCount } from "./recordCountSnapshot";
 import { type DataverseScope, entitySetInfo } from "./rows";
+import { tableSchema } from "./tableSchemas";
 
 const JSON_HEADERS = {
   "Content-Type": "application/json; odata.metadata=minimal",
@@ -55,8 +58,16 @@ export function metadataDocument(scope: DataverseScope): EmulatorResponse {
         return `<Property Name="${xml(l.column)}" Type="Edm.Guid"/><NavigationProperty Name="${xml(nav)}" Type="mscrm.${xml(target?.logicalName ?? l.targetSet)}"/>`;
       })
       .join("");
+    // Declared tables list their columns with the Web API's Edm types and are closed types;
+    // the others stay open (any column), as the surface treats them.
+    const declared = tableSchema(name)?.columns;
+    const lookupColumns = new Set(Object.values(info.def.lookups ?? {}).map((l) => l.column));
+    const columns = Object.entries(declared ?? {})
+      .filter(([column]) => column !== info.primaryKey && !lookupColumns.has(column))
+      .map(([column, spec]) => `<Property Name="${xml(column)}" Type="${EDM_TYPE_OF[spec.type]}"/>`)
+      .join("");
     types.push(
-      `<EntityType Name="${xml(info.logicalName)}" OpenType="true"><Key><PropertyRef Name="${xml(info.primaryKey)}"/></Key><Property Name="${xml(info.primaryKey)}" Type="Edm.Guid" Nullable="false"/>${navs}</EntityType>`,
+      `<EntityType Name="${xml(info.logicalName)}"${declared ? "" : ` OpenType="true"`}><Key><PropertyRef Name="${xml(info.primaryKey)}"/></Key><Property Name="${xml(info.primaryKey)}" Type="Edm.Guid" Nullable="false"/>${columns}${navs}</EntityType>`,
     );
     sets.push(
       `<EntitySet Name="${xml(name)}" EntityType="Microsoft.Dynamics.CRM.${xml(info.logicalName)}"/>`,
@@ -113,9 +124,9 @@ function rootBusinessUnitId(scope: DataverseScope): string {
   return guidFrom("dataverse-root-businessunit", scope.org);
 }
 
-/** What the dual-write runtime tells about a link, as `RetrieveFinanceAndOperationsIntegrationDetails` returns it. */
+/** The F&O environment an org is integrated with, as `RetrieveFinanceAndOperationsIntegrationDetails` returns it. */
 export interface IntegrationDetails {
-  /** The linked F&O environment's URL. */
+  /** The F&O environment's URL. */
   readonly Url: string;
   readonly TenantId: string;
   /** The F&O environment id. */
@@ -124,8 +135,11 @@ export interface IntegrationDetails {
 
 /** The part of the dual-write runtime this surface calls. */
 export interface IntegrationDetailsSource {
-  /** The link of a Dataverse org, or undefined when it is not linked. */
-  integrationDetails(org: string): IntegrationDetails | undefined;
+  /**
+   * The F&O environment a Dataverse org is integrated with (`tenantId`: the caller's tenant), or
+   * undefined when it is not integrated.
+   */
+  integrationDetails(org: string, tenantId: string): IntegrationDetails | undefined;
 }
 
 /** The runtime, if `startEmulator` attached one to the context (the field is optional on purpose). */
@@ -133,13 +147,18 @@ function runtimeOf(ctx: EmulatorContext): Partial<IntegrationDetailsSource> | un
   return (ctx as EmulatorContext & { runtime?: Partial<IntegrationDetailsSource> }).runtime;
 }
 
-/** `GET RetrieveFinanceAndOperationsIntegrationDetails`. */
+/**
+ * `GET RetrieveFinanceAndOperationsIntegrationDetails`: the F&O environment the org is integrated
+ * with in Power Platform, independent of the dual-write link (its `Id` is the gateway's `cid`,
+ * which is how a client finds the cid of an environment that is not linked yet).
+ */
 export function retrieveIntegrationDetails(
+  req: EmulatorRequest,
   scope: DataverseScope,
   runtime?: IntegrationDetailsSource,
 ): EmulatorResponse {
   const source = runtime ?? runtimeOf(scope.ctx);
-  const details = source?.integrationDetails?.(scope.org);
+  const details = source?.integrationDetails?.(scope.org, req.claims?.tid ?? "");
   if (!details) throw dataverseErrors.notLinked();
   return {
     status: 200,
@@ -153,11 +172,72 @@ export function retrieveIntegrationDetails(
   };
 }
 
+/** The `EndpointAccessType` values (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/endpointaccesstype). */
+const endpointAccessTypes = ["Default", "Internet", "Intranet"];
+
+/**
+ * `GET RetrieveCurrentOrganization(AccessType=Microsoft.Dynamics.CRM.EndpointAccessType'Default')`
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrievecurrentorganization,
+ * response `{Detail: OrganizationDetail}`,
+ * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/organizationdetail).
+ * `EnvironmentId` is the org's Power Platform environment id, a GUID stable per org, which the
+ * gateway calls `powerAppsEnvironment`. `Geo` and the version are the emulator's [choice].
+ */
+export function retrieveCurrentOrganization(
+  req: EmulatorRequest,
+  scope: DataverseScope,
+): EmulatorResponse {
+  const m =
+    /^RetrieveCurrentOrganization\(\s*AccessType\s*=\s*(?:Microsoft\.Dynamics\.CRM\.)?EndpointAccessType'([A-Za-z]+)'\s*\)$/.exec(
+      req.path,
+    );
+  const accessType = m?.[1];
+  if (!accessType || !endpointAccessTypes.includes(accessType)) {
+    throw dataverseErrors.badRequest(
+      "RetrieveCurrentOrganization needs the parameter AccessType, e.g. RetrieveCurrentOrganization(AccessType=Microsoft.Dynamics.CRM.EndpointAccessType'Default').",
+    );
+  }
+  // The org's URL is the service root without `/api/data/v9.x`.
+  const orgUrl = scope.serviceRoot.replace(/\/api\/data\/v[\d.]+$/, "");
+  const endpoints: Array<[string, string]> = [
+    ["WebApplication", `${orgUrl}/`],
+    ["OrganizationService", `${orgUrl}/XRMServices/2011/Organization.svc`],
+    ["OrganizationDataService", `${orgUrl}/XRMServices/2011/OrganizationData.svc`],
+  ];
+  return {
+    status: 200,
+    headers: { ...JSON_HEADERS },
+    body: {
+      "@odata.context": `${scope.serviceRoot}/$metadata#Microsoft.Dynamics.CRM.RetrieveCurrentOrganizationResponse`,
+      Detail: {
+        OrganizationId: organizationId(scope.org),
+        FriendlyName: scope.org,
+        OrganizationVersion: "9.2.24031.1",
+        EnvironmentId: powerPlatformEnvironmentId(scope.org),
+        DatacenterId: guidFrom("dataverse-datacenter"),
+        Geo: "NA",
+        TenantId: req.claims?.tid ?? "",
+        UrlName: scope.org,
+        UniqueName: scope.org,
+        State: "Enabled",
+        OrganizationType: "Customer",
+        SchemaType: "Standard",
+        Endpoints: {
+          Count: endpoints.length,
+          IsReadOnly: false,
+          Keys: endpoints.map(([k]) => k),
+          Values: endpoints.map(([, v]) => v),
+        },
+      },
+    },
+  };
+}
+
 /**
  * `GET RetrieveTotalRecordCount(EntityNames=['account','contact'])` (or with a parameter alias,
- * `EntityNames=@p1&@p1=["account"]`): the full row count per logical name, virtual rows included.
- * Unlike `$count`, it is not capped at 5,000 (in real Dataverse it is a periodically refreshed
- * snapshot; the emulator counts live).
+ * `EntityNames=@p1&@p1=["account"]`): the full row count per logical name.
+ * Unlike `$count`, it is not capped at 5,000; it is a snapshot up to 24 hours old
+ * (`recordCountSnapshot.ts`).
  */
 export function retrieveTotalRecordCount(
   req: EmulatorRequest,
@@ -191,7 +271,9 @@ export function retrieveTotalRecordCount(
         `The entity with a name = '${name}' with namemapping = 'Logical' was not found in the MetadataCache.`,
       );
     }
-    return scope.tables.count(set) + virtualRowCount(scope.tables, set);
+    return snapshotRecordCount(scope.tables, set, scope.ctx.clock.now(), () =>
+      scope.tables.count(set),
+    );
   });
   return {
     status: 200,

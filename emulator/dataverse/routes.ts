@@ -1,23 +1,32 @@
 /**
- * The Dataverse Web API surface: `/dataverse/<org>/api/data/v9.x/…`.
+ * The Dataverse Web API surface: `https://<environment host>/api/data/v9.x/…` (the host picks
+ * `org`, core/hosts.ts).
  *
  * The core server matches the prefix, verifies the bearer token and calls these routes with
  * `params.org` and `path` = the rest of the URL path, decoded. Each request then goes through:
  *
  * 1. the org lookup (404 when the emulator has no such org);
- * 2. service protection per application (429 + `Retry-After`, see `serviceProtection.ts`);
+ * 2. service protection per user (429 + `Retry-After`; `x-ms-ratelimit-*` headers on every
+ *    admitted answer; see `serviceProtection.ts`), then the latency of a fault rule, if any;
  * 3. dispatch on the first path segment: service document, `$metadata`, `$batch`, the functions
  *    of `functions.ts` (`WhoAmI`, `RetrieveFinanceAndOperationsIntegrationDetails`,
  *    `RetrieveTotalRecordCount`), or an entity set (`entitySet.ts`);
  * 4. error mapping: anything thrown becomes `{"error":{"code","message"}}` (`errors.ts`).
  *
- * `$batch` runs its operations through step 3 again, with one write journal per change set.
+ * Step 3 runs in a transaction (`emulator/store/transaction.ts`); `$batch` runs its operations
+ * through step 3 again, one transaction per operation or change set.
  */
 import type { EmulatorContext } from "../core/context";
-import type { EmulatorRequest, EmulatorResponse, Route } from "../core/http";
+import {
+  EmulatorHttpError,
+  type EmulatorRequest,
+  type EmulatorResponse,
+  type Route,
+} from "../core/http";
 import { type BatchOperation, countOperations, parseBatchRequest } from "../odata/batch";
 import { runBatch } from "../odata/batchRunner";
 import { WriteJournal } from "../odata/journal";
+import { principalOf } from "../odata/principal";
 import { header, parsePrefer, toBatchPart } from "../odata/protocol";
 import { parseResourcePath } from "../odata/resourcePath";
 import {
@@ -28,6 +37,7 @@ import {
   surfaceRoutes,
 } from "../odata/surface";
 import type { TableSet } from "../store/tables";
+import { runInTransaction } from "../store/transaction";
 import {
   countRows,
   createRow,
@@ -41,6 +51,7 @@ import { dataverseErrorBody, dataverseErrors, toDataverseError } from "./errors"
 import {
   type IntegrationDetailsSource,
   metadataDocument,
+  retrieveCurrentOrganization,
   retrieveIntegrationDetails,
   retrieveTotalRecordCount,
   serviceDocument,
@@ -66,7 +77,7 @@ export function dataverseRoutes(ctx: EmulatorContext, runtime?: IntegrationDetai
 
 /** Holds the per-surface state (service-protection counters) and dispatches requests. */
 export class DataverseSurface {
-  /** Service-protection usage per application. */
+  /** Service-protection usage per user (`principalOf`). */
   readonly protection: ServiceProtection;
 
   constructor(
@@ -81,15 +92,28 @@ export class DataverseSurface {
     const org = req.params["org"] ?? "";
     const tables = this.ctx.dataverse.get(org);
     if (!tables) throw dataverseErrors.unknownOrganization(org);
-    const appId = req.claims?.appid ?? "anonymous";
-    const release = this.protection.admit(appId);
+    const principal = principalOf(req.claims);
+    const admission = this.protection.admit(principal);
     try {
-      const scope = this.scope(req, org, tables, new WriteJournal(), new Map(), false);
-      return await this.dispatch(req, scope, appId);
+      // The latency of a fault rule is spent here, while the request counts as in flight.
+      await req.serviceTime?.();
+      // One transaction per request: a write whose live-sync copy fails, or whose save fails,
+      // leaves neither side changed (`emulator/store/transaction.ts`).
+      const response = await runInTransaction(() =>
+        this.dispatch(req, this.scope(req, org, tables, new WriteJournal(), new Map(), false)),
+      );
+      return { ...response, headers: { ...response.headers, ...admission.headers() } };
     } catch (e) {
-      throw toDataverseError(e, { entitySet: resourceHead(req.path) });
+      const error = toDataverseError(e, { entitySet: resourceHead(req.path) });
+      throw new EmulatorHttpError(
+        error.status,
+        error.code,
+        error.message,
+        { ...error.headers, ...admission.headers() },
+        error.extra,
+      );
     } finally {
-      release();
+      admission.release();
     }
   }
 
@@ -108,24 +132,25 @@ export class DataverseSurface {
       ctx: this.ctx,
       org,
       tables,
-      serviceRoot: `${this.ctx.baseUrl}/dataverse/${org}/api/data/${version}`,
+      serviceRoot: `${this.ctx.hosts.dataverseUrl(org)}/api/data/${version}`,
       journal,
       references,
       inBatch,
     };
   }
 
-  private async dispatch(
-    req: EmulatorRequest,
-    scope: DataverseScope,
-    appId: string,
-  ): Promise<EmulatorResponse> {
+  private async dispatch(req: EmulatorRequest, scope: DataverseScope): Promise<EmulatorResponse> {
     const method = req.method.toUpperCase();
     // Its collection-valued parameter is not a key predicate, so it is read before path parsing.
     if (/^RetrieveTotalRecordCount(\(|$)/.test(req.path)) {
       if (method !== "GET")
         throw dataverseErrors.methodNotAllowed(method, "RetrieveTotalRecordCount");
       return retrieveTotalRecordCount(req, scope);
+    }
+    if (/^RetrieveCurrentOrganization(\(|$)/.test(req.path)) {
+      if (method !== "GET")
+        throw dataverseErrors.methodNotAllowed(method, "RetrieveCurrentOrganization");
+      return retrieveCurrentOrganization(req, scope);
     }
     const path = parseResourcePath(req.path);
     const only = (allowed: string): void => {
@@ -144,13 +169,13 @@ export class DataverseSurface {
           throw dataverseErrors.badRequest(
             "A $batch request cannot contain another $batch request.",
           );
-        return this.batch(req, scope, appId);
+        return this.batch(req, scope);
       case "WhoAmI":
         only("GET");
         return whoAmI(req, scope);
       case "RetrieveFinanceAndOperationsIntegrationDetails":
         only("GET");
-        return retrieveIntegrationDetails(scope, this.runtime);
+        return retrieveIntegrationDetails(req, scope, this.runtime);
     }
     const info = entitySetInfo(scope.tables, path.head);
     if (!info) throw dataverseErrors.resourceNotFound(path.head);
@@ -164,7 +189,7 @@ export class DataverseSurface {
       }
       if (next === "$count") {
         only("GET");
-        return countRows(scope, info);
+        return countRows(req, scope, info);
       }
       if (next === UPDATE_MULTIPLE) {
         only("POST");
@@ -188,12 +213,11 @@ export class DataverseSurface {
     }
   }
 
-  /** `POST $batch`: up to 1,000 operations; change sets atomic; answers 200 multipart. */
-  private async batch(
-    req: EmulatorRequest,
-    scope: DataverseScope,
-    appId: string,
-  ): Promise<EmulatorResponse> {
+  /**
+   * `POST $batch`: up to 1,000 operations; change sets atomic (with the live-sync copies they
+   * cause); answers 200 multipart. The batch is one request for service protection.
+   */
+  private async batch(req: EmulatorRequest, scope: DataverseScope): Promise<EmulatorResponse> {
     const items = parseBatchRequest(header(req.headers, "content-type"), req.body);
     const count = countOperations(items);
     if (count > DATAVERSE_BATCH_LIMIT) {
@@ -201,8 +225,6 @@ export class DataverseSurface {
         `Number of requests in the batch (${count}) exceeds the limit of ${DATAVERSE_BATCH_LIMIT}. Split the batch.`,
       );
     }
-    // Each operation counts against the request limit like the request it stands for.
-    this.protection.charge(appId, Math.max(0, count - 1));
     const prefer = parsePrefer(header(req.headers, "prefer"));
     const { responses, wrote } = await runBatch(items, {
       continueOnError: prefer.continueOnError,
@@ -210,7 +232,7 @@ export class DataverseSurface {
         const inner = this.innerRequest(req, scope, operation);
         try {
           const innerScope = this.scope(inner, scope.org, scope.tables, journal, references, true);
-          const response = await this.dispatch(inner, innerScope, appId);
+          const response = await this.dispatch(inner, innerScope);
           const located = response.headers?.["OData-EntityId"];
           const withLocation =
             located && response.status < 300

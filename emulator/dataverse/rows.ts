@@ -7,12 +7,18 @@
 import type { EmulatorContext } from "../core/context";
 import type { WriteJournal } from "../odata/journal";
 import type { PropertyResolver } from "../odata/query/nodes";
-import { equals } from "../odata/query/nodes";
 import type { ExpandItem } from "../odata/query/parser";
 import { selectColumns } from "../odata/query/options";
 import { asText, wantsAnnotation, weakEtag } from "../odata/protocol";
 import { type KeyPredicate, parseResourcePath, ResourcePathError } from "../odata/resourcePath";
-import type { Row, StoredRow, TableDefinition, TableSet } from "../store/tables";
+import type {
+  Row,
+  StoredRow,
+  TableDefinition,
+  TableSet,
+  UniqueKeyDefinition,
+} from "../store/tables";
+import { checkPayloadProperty } from "./columns";
 import { dataverseErrors } from "./errors";
 
 /** Everything a Dataverse handler needs for one request (or one operation of a `$batch`). */
@@ -66,9 +72,11 @@ export interface FoundRow {
 }
 
 /**
- * Finds the row a key predicate names: `(<guid>)`, `(<pk>=<guid>)`, or an alternate key
- * `(accountnumber='A-1')` / `(a='x',b='y')`. Undefined when no row matches; throws 400 for a
- * predicate that cannot name a row of this table.
+ * Finds the row a key predicate names: `(<guid>)`, `(<pk>=<guid>)`, or a declared alternate key
+ * `(accountnumber='A-1',_msdyn_company_value=<guid>)` (names in any order). Undefined when no row
+ * matches; throws 400 for a predicate that cannot name a row of this table, including one whose
+ * names are not a declared key ("Use an alternate key to reference a record": only declared
+ * alternate keys address rows).
  */
 export function findRow(
   scope: DataverseScope,
@@ -81,12 +89,24 @@ export function findRow(
     const stored = scope.tables.get(info.set, storageKey);
     return stored ? { key: storageKey, stored } : undefined;
   }
-  for (const stored of scope.tables.all(info.set)) {
-    if (key.named.every(([column, value]) => equals(stored.row[column], value))) {
-      return { key: scope.tables.keyOf(info.set, stored.row), stored };
-    }
-  }
-  return undefined;
+  const alternate = alternateKeyOf(info, key);
+  return scope.tables.findByUniqueKey(info.set, alternate.name, Object.fromEntries(key.named));
+}
+
+/**
+ * The declared alternate key whose columns are exactly the names of `key`; throws 400 (the
+ * service's key-mismatch error) when there is none.
+ */
+export function alternateKeyOf(info: EntitySetInfo, key: KeyPredicate): UniqueKeyDefinition {
+  const names = key.named.map(([name]) => name);
+  const found = info.def.uniqueKeys?.find(
+    (k) =>
+      k.columns.length === names.length &&
+      new Set(names).size === names.length &&
+      k.columns.every((c) => names.includes(c)),
+  );
+  if (!found) throw dataverseErrors.keyMismatch(info.logicalName);
+  return found;
 }
 
 /** The GUID of a primary-key predicate, or undefined for an alternate key. Throws 400 when malformed. */
@@ -124,8 +144,8 @@ export function entityUrl(scope: DataverseScope, info: EntitySetInfo, row: Reado
 /**
  * Turns a create/update payload into columns. `<nav>@odata.bind` values must name an existing row
  * of the lookup's target set (`/cdm_companies(<id>)`, an absolute URL, or `$<Content-ID>`);
- * `null` clears the lookup. Other annotations are ignored; `_x_value` columns and deep inserts
- * are refused as the real service refuses them.
+ * `null` clears the lookup. Other annotations are ignored; `_x_value` columns, deep inserts and
+ * (on a table with declared columns) unknown columns are refused as the real service refuses them.
  */
 export function payloadToColumns(
   scope: DataverseScope,
@@ -138,11 +158,7 @@ export function payloadToColumns(
     if (name.endsWith("@odata.bind")) {
       const nav = name.slice(0, -"@odata.bind".length);
       const lookup = lookups[nav];
-      if (!lookup) {
-        throw dataverseErrors.badRequest(
-          `An undeclared property '${nav}' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.`,
-        );
-      }
+      if (!lookup) throw dataverseErrors.undeclaredNavigation(info.set, nav);
       columns[lookup.column] =
         value === null ? null : resolveBinding(scope, nav, lookup.targetSet, value);
       continue;
@@ -158,6 +174,7 @@ export function payloadToColumns(
         `Deep insert through '${name}' is not supported by the emulator; create the related row first and set '${name}@odata.bind'.`,
       );
     }
+    checkPayloadProperty(info, name, value);
     columns[name] = value;
   }
   return columns;

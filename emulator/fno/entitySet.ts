@@ -5,28 +5,32 @@
  * |---|---|
  * | `GET <set>?$filter&$count&$orderby&$skip&$top&$select[&cross-company=true]` | 200 `{@odata.context, [@odata.count], value, [@odata.nextLink]}`; pages ≤ 10,000 rows; default company only unless cross-company |
  * | `GET <set>/$count` | 200 text |
- * | `GET <set>(dataAreaId='usmf',CustomerAccount='US-001')` | 200 entity; every key property required (400 otherwise) |
+ * | `GET <set>(dataAreaId='usmf',CustomerAccount='US-001')[?cross-company=true]` | 200 entity; every key property required (400 otherwise); another company than the default one only with cross-company (404 otherwise) |
  * | `POST <set>` | 201 + entity (`dataAreaId` defaults to the default company, stored in lower case) |
- * | `PATCH <set>(<keys>)` | 204 |
- * | `DELETE <set>(<keys>)` | 204 |
+ * | `PATCH <set>(<keys>)[?cross-company=true]` | 204 |
+ * | `DELETE <set>(<keys>)[?cross-company=true]` | 204 |
+ *
+ * Names, types and enum values in query options and bodies are checked against the entity's
+ * declared fields (`fields.ts`, `entitySchemas.ts`).
  */
 import type { EmulatorContext } from "../core/context";
 import type { EmulatorRequest, EmulatorResponse } from "../core/http";
 import type { WriteJournal } from "../odata/journal";
 import { equals } from "../odata/query/nodes";
+import type { FilterNode } from "../odata/query/nodes";
 import {
-  filterRows,
   plainResolver,
   readCollectionQuery,
   selectColumns,
   sortRows,
 } from "../odata/query/options";
+import { QueryPlan } from "../odata/query/planner";
 import { parseSelect } from "../odata/query/parser";
 import { etagMatches, header, parsePrefer, readJsonObject, withQuery } from "../odata/protocol";
 import { formatKeyLiteral, type KeyPredicate } from "../odata/resourcePath";
-import { fnoVirtualRows } from "../odata/virtualCounts";
 import type { Row, StoredRow, TableDefinition, TableSet } from "../store/tables";
 import { entityTypeName, fnoErrors } from "./errors";
+import { checkPayload, checkQueryFields, checkRequired } from "./fields";
 
 /** Most rows in one page of an F&O collection. */
 export const FNO_MAX_PAGE_SIZE = 10_000;
@@ -103,36 +107,34 @@ export function listRows(
       `Could not find a property named '${firstExpand.property}' on type '${entityTypeName(entity.set)}'.`,
     );
   }
-  let rows = scope.tables.all(entity.set);
-  if (entity.companySpecific && !crossCompany(req)) {
-    rows = rows.filter((r) => equals(r.row[DATA_AREA_ID], scope.defaultCompany));
-  }
-  const resolver = (s: StoredRow) => plainResolver(s.row);
-  const matching = sortRows(filterRows(rows, query.filter, resolver), query.orderBy, resolver);
+  checkQueryFields(entity.set, query);
+  const plan = planOf(req, scope, entity, query.filter);
   const skip = query.skip ?? 0;
-  const end =
-    query.top !== undefined ? Math.min(matching.length, skip + query.top) : matching.length;
   const prefer = parsePrefer(header(req.headers, "prefer"));
   const pageSize = Math.min(prefer.maxPageSize ?? FNO_MAX_PAGE_SIZE, FNO_MAX_PAGE_SIZE);
-  const pageEnd = Math.min(end, skip + pageSize);
+  const limit = query.top !== undefined ? Math.min(query.top, pageSize) : pageSize;
+  // One row past the page tells whether another page follows. Without `$orderby` rows come in
+  // key order straight from the index (`$skip` is a position in it); with `$orderby` the rows
+  // the index selects are sorted (a scan of them).
+  let candidates: StoredRow[];
+  if (query.orderBy.length === 0) {
+    candidates = take(plan.fromPosition(skip), limit + 1);
+  } else {
+    const resolver = (s: StoredRow) => plainResolver(s.row);
+    const matching = [...plan.rows()].map(([, stored]) => stored);
+    candidates = sortRows(matching, query.orderBy, resolver).slice(skip, skip + limit + 1);
+  }
+  const page = candidates.slice(0, limit);
   const body: Record<string, unknown> = {
     "@odata.context": contextUrl(scope, entity.set, query.select, false),
   };
-  if (query.count) {
-    body["@odata.count"] =
-      matching.length +
-      fnoVirtualRows(scope.tables, entity.set, {
-        companySpecific: entity.companySpecific,
-        crossCompany: crossCompany(req),
-        defaultCompany: scope.defaultCompany,
-        ...(query.filter ? { filter: query.filter } : {}),
-      });
-  }
-  body["value"] = matching.slice(skip, pageEnd).map((s) => formatRow(s, query.select));
-  if (pageEnd < end) {
-    body["@odata.nextLink"] = withQuery(scope.ctx.baseUrl, req.rawUrl, {
-      $skip: String(pageEnd),
-      $top: query.top !== undefined ? String(end - pageEnd) : undefined,
+  if (query.count) body["@odata.count"] = plan.count();
+  body["value"] = page.map((s) => formatRow(s, query.select));
+  const topLeft = query.top !== undefined ? query.top - page.length : Infinity;
+  if (candidates.length > page.length && topLeft > 0) {
+    body["@odata.nextLink"] = withQuery(new URL(scope.serviceRoot).origin, req.rawUrl, {
+      $skip: String(skip + page.length),
+      $top: query.top !== undefined ? String(topLeft) : undefined,
     });
   }
   const headers: Record<string, string> = { ...JSON_HEADERS };
@@ -141,16 +143,12 @@ export function listRows(
   return { status: 200, headers, body };
 }
 
-/** `GET <set>/$count`: rows in scope (default company unless cross-company), virtual rows included, as text. */
+/** `GET <set>/$count`: rows in scope (default company unless cross-company) that match `$filter`, as text. */
 export function countRows(
   req: EmulatorRequest,
   scope: FnoScope,
   entity: FnoEntitySet,
 ): EmulatorResponse {
-  let rows = scope.tables.all(entity.set);
-  if (entity.companySpecific && !crossCompany(req)) {
-    rows = rows.filter((r) => equals(r.row[DATA_AREA_ID], scope.defaultCompany));
-  }
   const filterText = req.query.get("$filter");
   const filter =
     filterText !== null
@@ -159,19 +157,47 @@ export function countRows(
           wildcards: true,
         }).filter
       : undefined;
-  const count =
-    filterRows(rows, filter, (s) => plainResolver(s.row)).length +
-    fnoVirtualRows(scope.tables, entity.set, {
-      companySpecific: entity.companySpecific,
-      crossCompany: crossCompany(req),
-      defaultCompany: scope.defaultCompany,
-      ...(filter ? { filter } : {}),
-    });
+  if (filter) checkQueryFields(entity.set, { filter });
+  const count = planOf(req, scope, entity, filter).count();
   return {
     status: 200,
     headers: { "Content-Type": "text/plain", "OData-Version": "4.0" },
     body: Buffer.from(String(count)),
   };
+}
+
+/**
+ * How a collection request reads its rows: the filter, within the request's company scope (the
+ * default company unless cross-company), through the indexes (`odata/query/planner.ts`).
+ */
+function planOf(
+  req: EmulatorRequest,
+  scope: FnoScope,
+  entity: FnoEntitySet,
+  filter: FilterNode | undefined,
+): QueryPlan {
+  const company =
+    entity.companySpecific && !crossCompany(req)
+      ? new Map([[DATA_AREA_ID, scope.defaultCompany]])
+      : undefined;
+  return new QueryPlan({
+    tables: scope.tables,
+    table: entity.set,
+    ...(filter ? { filter } : {}),
+    ...(company ? { scope: company } : {}),
+    resolver: (s) => plainResolver(s.row),
+  });
+}
+
+/** The first `n` values of an iterable. */
+function take<T>(entries: Iterable<[string, T]>, n: number): T[] {
+  const out: T[] = [];
+  if (n <= 0) return out;
+  for (const [, value] of entries) {
+    out.push(value);
+    if (out.length >= n) break;
+  }
+  return out;
 }
 
 /**
@@ -197,12 +223,33 @@ export function keyColumns(entity: FnoEntitySet, key: KeyPredicate): Row {
   return columns;
 }
 
+/**
+ * The row a key names, within the request's company scope: a key whose `dataAreaId` is not the
+ * default company finds nothing (404) unless the request says `cross-company=true`.
+ *
+ * The sources: "Open Data Protocol (OData)" § Cross-company behavior (odata.md, 2020) — "By
+ * default, OData returns only data that belongs to the user's default company", other companies
+ * with `?cross-company=true` — shown for collections; "Cross-company behavior of data entities"
+ * (https://learn.microsoft.com/dynamics365/fin-ops-core/dev-itpro/data-entities/cross-company-behavior,
+ * 2017, before the cross-company option) says OData reads are not filtered by company and that
+ * create/update/delete work "for any company by setting the value of the PrimaryCompanyContext
+ * field". The emulator follows the newer page for everything addressed by key — reads, updates
+ * and deletes [choice] — and the older one for creates: a body's `dataAreaId` picks the company.
+ */
 function findRow(
+  req: EmulatorRequest,
   scope: FnoScope,
   entity: FnoEntitySet,
   key: KeyPredicate,
 ): { key: string; stored: StoredRow } {
-  const storageKey = scope.tables.keyOf(entity.set, keyColumns(entity, key));
+  const columns = keyColumns(entity, key);
+  if (
+    entity.companySpecific &&
+    !crossCompany(req) &&
+    !equals(columns[DATA_AREA_ID], scope.defaultCompany)
+  )
+    throw fnoErrors.rowNotFound(entity.set);
+  const storageKey = scope.tables.keyOf(entity.set, columns);
   const stored = scope.tables.get(entity.set, storageKey);
   if (!stored) throw fnoErrors.rowNotFound(entity.set);
   return { key: storageKey, stored };
@@ -218,16 +265,17 @@ export function rowUrl(scope: FnoScope, entity: FnoEntitySet, row: Readonly<Row>
   return `${scope.serviceRoot}/${entity.set}(${inner})`;
 }
 
-/** `GET <set>(<keys>)`. Key access reaches any company (see docs/emulator.md). */
+/** `GET <set>(<keys>)`, within the company scope (see `findRow`). */
 export function getRow(
   req: EmulatorRequest,
   scope: FnoScope,
   entity: FnoEntitySet,
   key: KeyPredicate,
 ): EmulatorResponse {
-  const { stored } = findRow(scope, entity, key);
   const selectText = req.query.get("$select");
   const select = selectText !== null ? parseSelect(selectText) : undefined;
+  checkQueryFields(entity.set, select ? { select } : {});
+  const { stored } = findRow(req, scope, entity, key);
   const etag = fnoEtag(stored.version);
   const ifNoneMatch = header(req.headers, "if-none-match");
   if (ifNoneMatch && ifNoneMatch !== "null" && etagMatches(ifNoneMatch, etag))
@@ -242,9 +290,11 @@ export function getRow(
   };
 }
 
-function parsePayload(req: EmulatorRequest): Record<string, unknown> {
+/** The properties of a request body, checked against the entity's fields (annotations dropped). */
+function parsePayload(req: EmulatorRequest, entity: FnoEntitySet): Record<string, unknown> {
   const parsed = readJsonObject(req.body);
   if ("error" in parsed) throw fnoErrors.badRequest(parsed.error);
+  checkPayload(entity.set, parsed.value);
   const columns: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed.value))
     if (!name.includes("@")) columns[name] = value;
@@ -257,7 +307,7 @@ export async function createRow(
   scope: FnoScope,
   entity: FnoEntitySet,
 ): Promise<EmulatorResponse> {
-  const row: Row = parsePayload(req);
+  const row: Row = parsePayload(req, entity);
   if (entity.companySpecific) {
     const company = row[DATA_AREA_ID];
     row[DATA_AREA_ID] =
@@ -270,6 +320,7 @@ export async function createRow(
       throw fnoErrors.writeFailed(entity.set, `Field '${field}' must be filled in.`);
     }
   }
+  checkRequired(entity.set, row);
   if (scope.tables.get(entity.set, scope.tables.keyOf(entity.set, row))) {
     const keyText = entity.def.keyFields.map((f) => String(row[f] as string)).join(", ");
     throw fnoErrors.writeFailed(
@@ -298,10 +349,9 @@ export async function createRow(
 /** A company-specific row needs an existing legal entity (when the environment has any). */
 function checkCompanyExists(scope: FnoScope, entity: FnoEntitySet, company: string): void {
   const legal = fnoEntitySet(scope.tables, "LegalEntities");
-  if (!legal || entity.set === legal.set) return;
-  const all = scope.tables.all(legal.set);
-  if (all.length === 0) return;
-  if (!all.some((r) => equals(r.row["LegalEntityId"], company))) {
+  if (!legal || entity.set === legal.set || scope.tables.count(legal.set) === 0) return;
+  // Legal entities are keyed by LegalEntityId (case-insensitive): one lookup, no scan.
+  if (!scope.tables.get(legal.set, scope.tables.keyOf(legal.set, { LegalEntityId: company }))) {
     throw fnoErrors.writeFailed(
       entity.set,
       `Company '${company}' does not exist. Create the legal entity first.`,
@@ -316,11 +366,11 @@ export async function patchRow(
   entity: FnoEntitySet,
   key: KeyPredicate,
 ): Promise<EmulatorResponse> {
-  const found = findRow(scope, entity, key);
+  const found = findRow(req, scope, entity, key);
   const ifMatch = header(req.headers, "if-match");
   if (ifMatch && !etagMatches(ifMatch, fnoEtag(found.stored.version)))
     throw fnoErrors.preconditionFailed();
-  const changes = parsePayload(req);
+  const changes = parsePayload(req, entity);
   for (const field of entity.def.keyFields) {
     if (!(field in changes)) continue;
     if (!equals(changes[field], found.stored.row[field])) {
@@ -342,7 +392,7 @@ export async function deleteRow(
   entity: FnoEntitySet,
   key: KeyPredicate,
 ): Promise<EmulatorResponse> {
-  const found = findRow(scope, entity, key);
+  const found = findRow(req, scope, entity, key);
   const ifMatch = header(req.headers, "if-match");
   if (ifMatch && !etagMatches(ifMatch, fnoEtag(found.stored.version)))
     throw fnoErrors.preconditionFailed();

@@ -11,36 +11,23 @@ import { QuerySyntaxError } from "../odata/query/lexer";
 import { QueryOptionError } from "../odata/query/options";
 import { ResourcePathError } from "../odata/resourcePath";
 import { DuplicateKeyError, RowNotFoundError } from "../store/tables";
+import { FNO_ENTITY_SCHEMAS, FNO_NAMESPACE, fnoEntitySchema } from "./entitySchemas";
 
 /** The .NET type the real service names in `innererror.type` for write failures. */
 export const AX_WRITE_EXCEPTION =
   "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException";
 
-/** Public entity type names (`Microsoft.Dynamics.DataEntities.<name>`) of the emulated entity sets. */
-const ENTITY_TYPES: Readonly<Record<string, string>> = {
-  LegalEntities: "LegalEntity",
-  Currencies: "Currency",
-  CustomerGroups: "CustomerGroup",
-  CustomersV3: "CustomerV3",
-};
-
-/** AOT entity names the infolog names (`Write failed for table row of type '…'`). */
-const AOT_ENTITIES: Readonly<Record<string, string>> = {
-  LegalEntities: "OMLegalEntity",
-  Currencies: "CurrencyEntity",
-  CustomerGroups: "CustCustomerGroupEntity",
-  CustomersV3: "CustCustomerV3Entity",
-};
-
 /** `Microsoft.Dynamics.DataEntities.CustomerV3` for `CustomersV3`. */
 export function entityTypeName(set: string): string {
-  return `Microsoft.Dynamics.DataEntities.${ENTITY_TYPES[set] ?? set.replace(/ies$/, "y").replace(/s$/, "")}`;
+  const declared = fnoEntitySchema(set)?.entityType;
+  return `${FNO_NAMESPACE}.${declared ?? set.replace(/ies$/, "y").replace(/s$/, "")}`;
 }
 
 /** `CustCustomerV3Entity` for `CustomersV3`. */
 export function aotEntityName(set: string): string {
-  if (Object.values(AOT_ENTITIES).includes(set) || set.endsWith("Entity")) return set;
-  return AOT_ENTITIES[set] ?? `${ENTITY_TYPES[set] ?? set}Entity`;
+  if (FNO_ENTITY_SCHEMAS.some((s) => s.aotEntity === set) || set.endsWith("Entity")) return set;
+  const schema = fnoEntitySchema(set);
+  return schema?.aotEntity ?? `${set}Entity`;
 }
 
 /** Factory of F&O errors. */
@@ -72,6 +59,65 @@ export const fnoErrors = {
   /** 400 for anything malformed at the OData level. */
   badRequest(message: string): EmulatorHttpError {
     return new EmulatorHttpError(400, "", message);
+  },
+  /**
+   * 400 for a `$select`, `$filter` or `$orderby` name the entity type lacks (names are
+   * case-sensitive): Microsoft.OData's URI reader message, which F&O's OData service passes on.
+   */
+  propertyNotFound(set: string, property: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      "",
+      `Could not find a property named '${property}' on type '${entityTypeName(set)}'.`,
+    );
+  },
+  /** 400 for a body property the entity type lacks: Microsoft.OData's payload reader message. */
+  payloadPropertyNotFound(set: string, property: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      "",
+      `The property '${property}' does not exist on type '${entityTypeName(set)}'. Make sure to only use property names that are defined by the type.`,
+    );
+  },
+  /** 400 for a body value that cannot be read as the field's type (Microsoft.OData's wording). */
+  cannotConvertValue(value: unknown, edmType: string): EmulatorHttpError {
+    const literal = typeof value === "string" ? value : JSON.stringify(value);
+    return new EmulatorHttpError(
+      400,
+      "",
+      `Cannot convert the literal '${literal}' to the expected type '${edmType}'.`,
+    );
+  },
+  /** 400 for an enum member the enum type does not have (Microsoft.OData's wording). */
+  invalidEnumMember(member: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      "",
+      `The string '${member}' is not a valid enumeration type constant.`,
+    );
+  },
+  /**
+   * 400 for an enum field compared with `gt`/`ge`/`lt`/`le`: "The operations supported for enums
+   * are eq and ne" (odata.md § Using Enums) [choice: wording].
+   */
+  enumOperatorNotSupported(field: string, operator: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      "",
+      `The operator '${operator}' is not supported for the enum property '${field}'; the operations supported for enums are eq and ne.`,
+    );
+  },
+  /**
+   * 429 from F&O's throttling (`throttling.ts`), with `Retry-After` in seconds
+   * ("Throttling prioritization": a "Too many requests" error) [choice: message wording].
+   */
+  throttled(retryAfterSeconds: number): EmulatorHttpError {
+    return new EmulatorHttpError(
+      429,
+      "",
+      `The request was throttled by priority-based throttling. Retry after ${retryAfterSeconds} seconds.`,
+      { "Retry-After": String(retryAfterSeconds) },
+    );
   },
   /** 405 for a verb the resource does not take. */
   methodNotAllowed(method: string, segment: string): EmulatorHttpError {

@@ -1,17 +1,25 @@
 /**
- * The F&O OData surface: `/fno/<env>/data/…`.
+ * The F&O OData surface: `https://<environment host>/data/…` (the host picks `env`, core/hosts.ts).
  *
- * The core server matches the prefix, verifies the bearer token, applies faults (F&O's 429 +
- * `Retry-After` comes from there: F&O throttling is priority-based, not a fixed budget) and calls
- * these routes with `params.env` and `path` = the rest of the URL path, decoded. Dispatch is on
- * the first segment: service document, `$metadata`, `$batch`, or an entity set (`entitySet.ts`);
- * anything thrown becomes `{"error":{"code":"","message", [innererror]}}` (`errors.ts`).
+ * The core server matches the prefix, verifies the bearer token, applies fault rules and calls
+ * these routes with `params.env` and `path` = the rest of the URL path, decoded. Each request then
+ * goes through:
+ *
+ * 1. the environment lookup (404 when the emulator has no such environment);
+ * 2. throttling per user (429 + `Retry-After`, `throttling.ts`), then the latency of a fault
+ *    rule, if any;
+ * 3. dispatch on the first segment: service document, `$metadata`, `$batch`, or an entity set
+ *    (`entitySet.ts`, with the declared fields of `entitySchemas.ts` checked by `fields.ts`), in
+ *    a transaction (`emulator/store/transaction.ts`): a write whose live-sync copy fails leaves
+ *    neither side changed; `$batch` runs each operation and change set in a transaction of its own;
+ * 4. error mapping: anything thrown becomes `{"error":{"code":"","message", [innererror]}}` (`errors.ts`).
  */
 import type { EmulatorContext } from "../core/context";
 import type { EmulatorRequest, EmulatorResponse, Route } from "../core/http";
 import { type BatchOperation, countOperations, parseBatchRequest } from "../odata/batch";
 import { runBatch } from "../odata/batchRunner";
 import { WriteJournal } from "../odata/journal";
+import { principalOf } from "../odata/principal";
 import { header, parsePrefer, toBatchPart } from "../odata/protocol";
 import { parseResourcePath } from "../odata/resourcePath";
 import {
@@ -22,6 +30,7 @@ import {
   surfaceRoutes,
 } from "../odata/surface";
 import type { TableSet } from "../store/tables";
+import { runInTransaction } from "../store/transaction";
 import {
   countRows,
   createRow,
@@ -33,6 +42,8 @@ import {
   patchRow,
 } from "./entitySet";
 import { entityTypeName, fnoErrorBody, fnoErrors, toFnoError } from "./errors";
+import { enumTypesXml, propertiesXml } from "./fields";
+import { FnoThrottling } from "./throttling";
 
 /** Most operations one F&O `$batch` may hold. */
 export const FNO_BATCH_LIMIT = 5000;
@@ -43,17 +54,26 @@ export function fnoRoutes(ctx: EmulatorContext): Route[] {
   return surfaceRoutes((req) => surface.handle(req));
 }
 
-/** Dispatches requests of the F&O surface. */
+/** Holds the per-surface state (throttling counters) and dispatches requests. */
 export class FnoSurface {
-  constructor(private readonly ctx: EmulatorContext) {}
+  /** Requests per user in the throttling window. */
+  readonly throttling: FnoThrottling;
+
+  constructor(private readonly ctx: EmulatorContext) {
+    this.throttling = new FnoThrottling(ctx.clock, ctx.settings);
+  }
 
   /** Handles one HTTP request; throws `EmulatorHttpError` in the F&O shape. */
   async handle(req: EmulatorRequest): Promise<EmulatorResponse> {
     const env = req.params["env"] ?? "";
     const tables = this.ctx.fno.get(env);
     if (!tables) throw fnoErrors.unknownEnvironment(env);
+    this.throttling.admit(principalOf(req.claims));
     try {
-      return await this.dispatch(req, this.scope(env, tables, new WriteJournal(), false));
+      await req.serviceTime?.();
+      return await runInTransaction(() =>
+        this.dispatch(req, this.scope(env, tables, new WriteJournal(), false)),
+      );
     } catch (e) {
       throw toFnoError(e, { entitySet: resourceHead(req.path) });
     }
@@ -65,7 +85,7 @@ export class FnoSurface {
       ctx: this.ctx,
       env,
       tables,
-      serviceRoot: `${this.ctx.baseUrl}/fno/${env}/data`,
+      serviceRoot: `${this.ctx.hosts.fnoUrl(env)}/data`,
       defaultCompany,
       journal,
       inBatch,
@@ -119,7 +139,10 @@ export class FnoSurface {
     }
   }
 
-  /** `POST $batch`: up to 5,000 operations; change sets atomic; answers 200 multipart. */
+  /**
+   * `POST $batch`: up to 5,000 operations; change sets atomic (with the live-sync copies they
+   * cause); answers 200 multipart.
+   */
   private async batch(req: EmulatorRequest, scope: FnoScope): Promise<EmulatorResponse> {
     const items = parseBatchRequest(header(req.headers, "content-type"), req.body);
     const count = countOperations(items);
@@ -172,7 +195,10 @@ function serviceDocument(scope: FnoScope): EmulatorResponse {
   };
 }
 
-/** `GET /data/$metadata`: entity types with their keys (rows are free-form, so no attribute list). */
+/**
+ * `GET /data/$metadata`: the enum types, and the entity types with their keys and declared fields
+ * (`entitySchemas.ts`; an entity without a schema stays an open type).
+ */
 function metadataDocument(scope: FnoScope): EmulatorResponse {
   const types: string[] = [];
   const sets: string[] = [];
@@ -181,11 +207,14 @@ function metadataDocument(scope: FnoScope): EmulatorResponse {
     if (!entity) continue;
     const typeName = entityTypeName(name).replace(/^Microsoft\.Dynamics\.DataEntities\./, "");
     const keys = entity.def.keyFields.map((k) => `<PropertyRef Name="${k}"/>`).join("");
-    const props = entity.def.keyFields
-      .map((k) => `<Property Name="${k}" Type="Edm.String" Nullable="false"/>`)
-      .join("");
+    const declared = propertiesXml(name, entity.def.keyFields);
+    const props =
+      declared ||
+      entity.def.keyFields
+        .map((k) => `<Property Name="${k}" Type="Edm.String" Nullable="false"/>`)
+        .join("");
     types.push(
-      `<EntityType Name="${typeName}" OpenType="true"><Key>${keys}</Key>${props}</EntityType>`,
+      `<EntityType Name="${typeName}"${declared ? "" : ` OpenType="true"`}><Key>${keys}</Key>${props}</EntityType>`,
     );
     sets.push(
       `<EntitySet Name="${name}" EntityType="Microsoft.Dynamics.DataEntities.${typeName}"/>`,
@@ -195,6 +224,7 @@ function metadataDocument(scope: FnoScope): EmulatorResponse {
     `<?xml version="1.0" encoding="utf-8"?>` +
     `<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>` +
     `<Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">` +
+    enumTypesXml() +
     types.join("") +
     `<EntityContainer Name="Resources">${sets.join("")}</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`;
   return {

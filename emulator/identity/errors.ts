@@ -44,7 +44,68 @@ export const EntraErrors = {
       400,
       "unsupported_grant_type",
       70003,
-      `The app requested an unsupported grant type '${grantType}'. The emulator supports 'client_credentials'.`,
+      `The app requested an unsupported grant type '${grantType}'. The emulator supports 'client_credentials', 'password' and 'refresh_token'.`,
+    ),
+  // Delegated sign-in (ROPC: https://learn.microsoft.com/entra/identity-platform/v2-oauth-ropc;
+  // refresh: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token;
+  // codes: https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+  userNotFound: (username: string, tenant: string) =>
+    entraError(
+      400,
+      "invalid_grant",
+      50034,
+      `The user account ${username} does not exist in the ${tenant} directory. To sign into this application, ` +
+        `the account must be added to the directory.`,
+    ),
+  invalidPassword: () =>
+    entraError(
+      400,
+      "invalid_grant",
+      50126,
+      `Error validating credentials due to invalid username or password.`,
+    ),
+  malformedRefreshToken: () =>
+    entraError(400, "invalid_grant", 9002313, `Invalid request. Request is malformed or invalid.`),
+  refreshTokenOfAnotherClient: () =>
+    entraError(
+      400,
+      "invalid_grant",
+      70000,
+      `Provided grant is invalid or malformed. The refresh token was issued to another client.`,
+    ),
+  /** A non-SPA refresh token past its lifetime (Entra's inactivity expiry). */
+  refreshTokenExpired: (issuedAt: number, lifetimeSeconds: number) =>
+    entraError(
+      400,
+      "invalid_grant",
+      700082,
+      `The refresh token has expired due to inactivity. The token was issued on ${iso(issuedAt)} and was inactive for ${timeSpan(lifetimeSeconds)}.`,
+    ),
+  /** A refresh token issued to a single-page app, past its fixed lifetime from sign-in. */
+  spaRefreshTokenExpired: (authTime: number, lifetimeSeconds: number) =>
+    entraError(
+      400,
+      "invalid_grant",
+      700084,
+      `The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of ` +
+        `${timeSpan(lifetimeSeconds)}, which cannot be extended. It is now expired and a new sign in request must be ` +
+        `sent by the SPA to the sign in page. The token was issued on ${iso(authTime)}.`,
+    ),
+  /** An SPA refresh token redeemed without `Origin` (why TokenRefresh.cs:136 sends it). */
+  spaRequiresCrossOrigin: () =>
+    entraError(
+      400,
+      "invalid_request",
+      9002327,
+      `Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.`,
+    ),
+  redirectUriMismatch: (redirectUri: string, clientId: string) =>
+    entraError(
+      400,
+      "invalid_request",
+      50011,
+      `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured ` +
+        `for the application '${clientId}'.`,
     ),
   applicationNotFound: (clientId: string, tenant: string) =>
     entraError(
@@ -138,4 +199,14 @@ export const EntraErrors = {
 
 function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
+}
+
+/** A .NET TimeSpan as Entra prints it: `1.00:00:00`. */
+function timeSpan(seconds: number): string {
+  const days = Math.floor(seconds / 86_400);
+  const rest = seconds % 86_400;
+  const hh = String(Math.floor(rest / 3600)).padStart(2, "0");
+  const mm = String(Math.floor((rest % 3600) / 60)).padStart(2, "0");
+  const ss = String(rest % 60).padStart(2, "0");
+  return `${days > 0 ? `${days}.` : ""}${hh}:${mm}:${ss}`;
 }

@@ -1,15 +1,19 @@
 /**
- * Atomic groups of writes (a `$batch` change set, `UpdateMultiple`) over a {@link TableSet}, which
- * has no transactions of its own. Every write goes through a journal that remembers how to undo
- * it; when a later write in the group fails, the journal replays the inverse writes in reverse
- * order. The inverse writes pass through the table set's listeners like any other write, so the
- * dual-write runtime copies the undo to the other side exactly as it copied the original write.
+ * A handler's view of the transaction it writes in. Every request of the Dataverse and F&O
+ * surfaces, and every operation and change set of a `$batch`, runs in a transaction
+ * (`emulator/store/transaction.ts`): the table set records each committed write — the client's
+ * and the dual-write runtime's live-sync copy on the other side — with the row image it replaced.
+ * A journal marks a savepoint of that transaction when it is made, so that a group of writes
+ * inside a request (`UpdateMultiple`) can be undone on its own; the undo puts the row images back
+ * without listeners, so nothing is copied to the other side and row versions are as before.
  */
+import { currentTransaction, type Transaction } from "../store/transaction";
 import type { Row, StoredRow, TableSet, WriteOrigin } from "../store/tables";
 
-/** Records writes so that they can be rolled back. */
+/** Writes of one handler, undoable back to where the journal was made. */
 export class WriteJournal {
-  private readonly undo: Array<() => void> = [];
+  private readonly tx: Transaction | undefined = currentTransaction();
+  private readonly savepoint = this.tx?.mark() ?? 0;
   private wrote = false;
 
   /** True once any write went through this journal (even if it was rolled back later). */
@@ -17,66 +21,45 @@ export class WriteJournal {
     return this.wrote;
   }
 
-  /** Inserts a row and remembers to delete it. */
+  /** Inserts a row. */
   insert(set: TableSet, table: string, row: Row, origin: WriteOrigin): StoredRow {
     const stored = set.insert(table, row, origin);
     this.wrote = true;
-    const key = set.keyOf(table, stored.row);
-    this.undo.push(() => set.delete(table, key, origin));
     return stored;
   }
 
-  /** Merges changes into a row and remembers its previous content. */
+  /** Merges changes into a row. */
   update(set: TableSet, table: string, key: string, changes: Row, origin: WriteOrigin): StoredRow {
-    const before = set.get(table, key)?.row;
     const stored = set.update(table, key, changes, origin);
     this.wrote = true;
-    if (before) {
-      this.undo.push(() => {
-        // `update` merges, so columns the write added are cleared explicitly.
-        const restore: Row = { ...before };
-        for (const column of Object.keys(stored.row))
-          if (!(column in before)) restore[column] = undefined;
-        set.update(table, key, restore, origin);
-      });
-    }
     return stored;
   }
 
-  /** Deletes a row and remembers to insert it again. */
+  /** Deletes a row. */
   delete(set: TableSet, table: string, key: string, origin: WriteOrigin): void {
-    const before = set.get(table, key)?.row;
     set.delete(table, key, origin);
     this.wrote = true;
-    if (before) this.undo.push(() => set.insert(table, before, origin));
   }
 
   /**
-   * Undoes every recorded write, newest first. An undo step that fails is skipped (the row was
-   * changed meanwhile by something else); the others still run.
+   * Undoes every write made in this transaction since the journal was made — its own and those
+   * the write listeners (live sync) made — newest first. Throws when the journal was made outside
+   * a transaction (a programming error: there would be nothing to undo with).
    */
   rollback(): void {
-    while (this.undo.length > 0) {
-      const step = this.undo.pop() as () => void;
-      try {
-        step();
-      } catch {
-        // Best effort: see the doc comment.
-      }
-    }
+    if (!this.tx)
+      throw new Error("WriteJournal.rollback outside a transaction: run the writes in one.");
+    this.tx.rollbackTo(this.savepoint);
   }
 
   /**
-   * Takes over the undo steps of a nested journal that succeeded, so that an enclosing group
-   * (a change set around an `UpdateMultiple`) can still roll them back.
+   * Takes over a nested journal that succeeded, so that an enclosing group (a change set around
+   * an `UpdateMultiple`) still undoes its writes; the undo steps are the transaction's already.
    */
   absorb(nested: WriteJournal): void {
-    this.undo.push(...nested.undo.splice(0));
     this.wrote ||= nested.wrote;
   }
 
-  /** Forgets the recorded writes (the group succeeded). */
-  commit(): void {
-    this.undo.length = 0;
-  }
+  /** Nothing to do: the enclosing transaction keeps or undoes the writes. */
+  commit(): void {}
 }

@@ -1,6 +1,7 @@
 /**
  * Small OData protocol helpers shared by both surfaces: headers (`Prefer`, `If-Match`), JSON
- * bodies, paging tokens and how a handler answer becomes a `$batch` part.
+ * bodies, next-page links and how a handler answer becomes a `$batch` part. (Dataverse's paging
+ * cookie is in `emulator/dataverse/paging.ts`; F&O pages with `$skip`.)
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { EmulatorResponse } from "../core/http";
@@ -35,7 +36,9 @@ export function parsePrefer(value: string | undefined): Preferences {
   let maxPageSize: number | undefined;
   let includeAnnotations: string | undefined;
   let continueOnError = false;
-  for (const raw of (value ?? "").split(",")) {
+  // Preferences are comma-separated, but a quoted value may hold commas of its own
+  // (`odata.include-annotations="A,B"`, as "Count rows using OData" sends it).
+  for (const raw of (value ?? "").match(/(?:[^,"]|"[^"]*")+/g) ?? []) {
     const item = raw.trim();
     const eq = item.indexOf("=");
     const name = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
@@ -98,23 +101,6 @@ export function readJsonObject(
   }
 }
 
-/** Encodes a row offset as an opaque paging token. */
-export function encodePagingToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset }), "utf8").toString("base64url");
-}
-
-/** Decodes {@link encodePagingToken}; undefined when the token is not one of ours. */
-export function decodePagingToken(token: string): number | undefined {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { o?: unknown };
-    return typeof parsed.o === "number" && Number.isInteger(parsed.o) && parsed.o >= 0
-      ? parsed.o
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Rebuilds a request URL with some query parameters replaced (undefined removes one). */
 export function withQuery(
   baseUrl: string,
@@ -126,8 +112,9 @@ export function withQuery(
     if (value === undefined) url.searchParams.delete(name);
     else url.searchParams.set(name, value);
   }
-  // Keep `$` readable in links, as the real services do.
-  return `${baseUrl}${url.pathname}${url.search.replace(/%24/g, "$")}`;
+  // Keep `$` readable in links and spaces as `%20`, as the real services write them (the
+  // form encoding's `+` is only ever a space here: a literal `+` is `%2B`).
+  return `${baseUrl}${url.pathname}${url.search.replace(/%24/g, "$").replace(/\+/g, "%20")}`;
 }
 
 /** Serializes a handler's answer as a `$batch` part. */

@@ -4,6 +4,7 @@
  * counterpart, how fields and lookups translate, and the error texts when a lookup cannot be
  * resolved. Live sync and initial sync both go through `pushToDataverse` / `pushToFinanceOperations`.
  */
+import { indexValue } from "../store/indexes";
 import type { Row, StoredRow, TableSet } from "../store/tables";
 import { DataverseTables, FinanceOperationsTables } from "../store/schema";
 import { guidFrom } from "./ids";
@@ -16,45 +17,19 @@ export interface LinkSides {
   readonly dv: TableSet;
   readonly fnoEnv: string;
   readonly org: string;
-  /** `https://127.0.0.1:<port>`, for the URLs in lookup errors. */
-  readonly baseUrl: string;
+  /** The Dataverse org's URL (`https://<host>:<port>`), for the URLs in lookup errors. */
+  readonly dataverseUrl: string;
   /** Linked legal entities, upper-case. */
   readonly companies: ReadonlySet<string>;
   /** Emulated now, for `createdon`/`modifiedon`. */
   readonly now: number;
-  /**
-   * Optional index of Dataverse rows by natural key (see `buildDvIndex`), so that an initial
-   * sync over many rows does not scan a table per row. Kept current by the pushes.
-   */
-  readonly dvIndex?: DvIndex;
 }
 
-/** Dataverse storage keys by `table | company id | natural key` (lower-case). */
-export type DvIndex = Map<string, string>;
-
-function indexKey(table: string, companyId: unknown, keyValue: unknown): string {
-  return `${table}\u0001${text(companyId).toLowerCase()}\u0001${text(keyValue).toLowerCase()}`;
-}
-
-/** Indexes the Dataverse table of a map and the tables its lookups point at. */
-export function buildDvIndex(adapter: Adapter, dv: TableSet): DvIndex {
-  const index: DvIndex = new Map();
-  const add = (table: string, keyColumn: string, companyScoped: boolean): void => {
-    for (const stored of dv.all(table)) {
-      const k = indexKey(
-        table,
-        companyScoped ? stored.row._msdyn_company_value : "",
-        stored.row[keyColumn],
-      );
-      if (!index.has(k)) index.set(k, dv.keyOf(table, stored.row));
-    }
-  };
-  add(adapter.dvTable, adapter.dvKey, adapter.scope === "company");
-  for (const rule of adapter.lookups) add(rule.dvTable, rule.dvKeyColumn, rule.companyScoped);
-  return index;
-}
-
-/** A Dataverse row by natural key: through the index when there is one, else by scanning. */
+/**
+ * A Dataverse row by natural key (and company): through the store's indexes (the natural key
+ * columns and the company lookup are indexed, `store/schema.ts`), so live sync and initial sync
+ * read one index entry per row, never the table.
+ */
 function findDvRow(
   sides: LinkSides,
   table: string,
@@ -63,18 +38,11 @@ function findDvRow(
   companyId: unknown,
   keyValue: unknown,
 ): { key: string; row: Row } | undefined {
-  if (sides.dvIndex) {
-    const key = sides.dvIndex.get(indexKey(table, companyScoped ? companyId : "", keyValue));
-    const row = key === undefined ? undefined : sides.dv.get(table, key)?.row;
-    return key !== undefined && row ? { key, row } : undefined;
-  }
-  for (const stored of sides.dv.all(table)) {
-    const r = stored.row;
-    if (!same(r[keyColumn], keyValue)) continue;
-    if (companyScoped && !same(r._msdyn_company_value, companyId)) continue;
-    return { key: sides.dv.keyOf(table, r), row: r };
-  }
-  return undefined;
+  const found = sides.dv.findFirst(table, {
+    [keyColumn]: keyValue,
+    ...(companyScoped ? { _msdyn_company_value: companyId } : {}),
+  });
+  return found ? { key: found.key, row: found.stored.row } : undefined;
 }
 
 /** A row that cannot be written on the other side; the message is the import error text. */
@@ -122,6 +90,15 @@ export interface Adapter {
   readonly scope: Scope;
   readonly fnoKey: string;
   readonly dvKey: string;
+  /**
+   * The map's source filter on each side, as column equalities (compared as the store's indexes
+   * compare: text without case), so that the rows it covers are read through an index
+   * (`store/schema.ts` indexes company + these columns), plus what else a Dataverse row needs.
+   */
+  readonly fnoWhere: Readonly<Row>;
+  readonly dvWhere: Readonly<Row>;
+  readonly dvAlso?: (row: Readonly<Row>) => boolean;
+  /** Whether a row is covered by the map (`fnoWhere`; `dvWhere` and `dvAlso`). */
   readonly fnoFilter: (row: Readonly<Row>) => boolean;
   readonly dvFilter: (row: Readonly<Row>) => boolean;
   /** Plain field pairs [F&O, Dataverse]. */
@@ -165,13 +142,28 @@ const currencyLookup: LookupRule = {
   requiredInFno: false,
 };
 
-const always = (): boolean => true;
+/** An adapter with its filters made from its equalities. */
+function adapter(a: Omit<Adapter, "fnoFilter" | "dvFilter">): Adapter {
+  const dvAlso = a.dvAlso;
+  return {
+    ...a,
+    fnoFilter: (row) => matchesWhere(a.fnoWhere, row),
+    dvFilter: (row) => matchesWhere(a.dvWhere, row) && (dvAlso ? dvAlso(row) : true),
+  };
+}
+
+/** Whether `row` has every value of `where` (text without case, as the indexes compare). */
+export function matchesWhere(where: Readonly<Row>, row: Readonly<Row>): boolean {
+  for (const [column, value] of Object.entries(where))
+    if (indexValue(row[column]) !== indexValue(value)) return false;
+  return true;
+}
 
 /** The adapters of the five data maps, by map name. */
 export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
   [
     MapNames.legalEntities,
-    {
+    adapter({
       map: MapNames.legalEntities,
       fnoTable: FinanceOperationsTables.legalEntities,
       dvTable: DataverseTables.companies,
@@ -179,19 +171,19 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       scope: "legalEntity",
       fnoKey: "LegalEntityId",
       dvKey: "cdm_companycode",
-      fnoFilter: always,
-      dvFilter: always,
+      fnoWhere: {},
+      dvWhere: {},
       fields: [["Name", "cdm_name"]],
       lookups: [],
       fnoDefaults: {},
       dvDefaults: {},
       owned: false,
       creates: false,
-    },
+    }),
   ],
   [
     MapNames.currencies,
-    {
+    adapter({
       map: MapNames.currencies,
       fnoTable: FinanceOperationsTables.currencies,
       dvTable: DataverseTables.currencies,
@@ -199,8 +191,8 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       scope: "global",
       fnoKey: "CurrencyCode",
       dvKey: "isocurrencycode",
-      fnoFilter: always,
-      dvFilter: always,
+      fnoWhere: {},
+      dvWhere: {},
       fields: [
         ["Name", "currencyname"],
         ["Symbol", "currencysymbol"],
@@ -210,11 +202,11 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       dvDefaults: { exchangerate: 1, currencyprecision: 2 },
       owned: false,
       creates: true,
-    },
+    }),
   ],
   [
     MapNames.customerGroups,
-    {
+    adapter({
       map: MapNames.customerGroups,
       fnoTable: FinanceOperationsTables.customerGroups,
       dvTable: DataverseTables.customerGroups,
@@ -222,19 +214,19 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       scope: "company",
       fnoKey: "CustomerGroupId",
       dvKey: "msdyn_groupid",
-      fnoFilter: always,
-      dvFilter: always,
+      fnoWhere: {},
+      dvWhere: {},
       fields: [["Description", "msdyn_description"]],
       lookups: [],
       fnoDefaults: {},
       dvDefaults: {},
       owned: true,
       creates: true,
-    },
+    }),
   ],
   [
     MapNames.accounts,
-    {
+    adapter({
       map: MapNames.accounts,
       fnoTable: FinanceOperationsTables.customers,
       dvTable: DataverseTables.accounts,
@@ -242,8 +234,8 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       scope: "company",
       fnoKey: "CustomerAccount",
       dvKey: "accountnumber",
-      fnoFilter: (r) => r.PartyType === "Organization",
-      dvFilter: (r) => r.customertypecode === 3,
+      fnoWhere: { PartyType: "Organization" },
+      dvWhere: { customertypecode: 3 },
       fields: [
         ["OrganizationName", "name"],
         ["PrimaryContactEmail", "emailaddress1"],
@@ -254,11 +246,11 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       dvDefaults: { customertypecode: 3 },
       owned: true,
       creates: true,
-    },
+    }),
   ],
   [
     MapNames.contacts,
-    {
+    adapter({
       map: MapNames.contacts,
       fnoTable: FinanceOperationsTables.customers,
       dvTable: DataverseTables.contacts,
@@ -266,11 +258,9 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
       scope: "company",
       fnoKey: "CustomerAccount",
       dvKey: "msdyn_contactpersonid",
-      fnoFilter: (r) => r.PartyType === "Person",
-      dvFilter: (r) =>
-        r.msdyn_sellable === true &&
-        typeof r.msdyn_contactpersonid === "string" &&
-        r.msdyn_contactpersonid !== "",
+      fnoWhere: { PartyType: "Person" },
+      dvWhere: { msdyn_sellable: true },
+      dvAlso: (r) => typeof r.msdyn_contactpersonid === "string" && r.msdyn_contactpersonid !== "",
       fields: [
         ["PersonFirstName", "firstname"],
         ["PersonLastName", "lastname"],
@@ -287,7 +277,7 @@ export const adapters: ReadonlyMap<string, Adapter> = new Map<string, Adapter>([
           .filter((x) => typeof x === "string" && x !== "")
           .join(" "),
       }),
-    },
+    }),
   ],
 ]);
 
@@ -306,13 +296,9 @@ export function adaptersForDvTable(table: string): Adapter[] {
 /** Text of a value for comparisons ("" for null/undefined). */
 const text = cellText;
 
-function same(a: unknown, b: unknown): boolean {
-  return text(a).toLowerCase() === text(b).toLowerCase();
-}
-
-/** The `cdm_companies` row of a company code, or undefined. */
+/** The `cdm_companies` row of a company code, or undefined (an index lookup). */
 export function companyRow(dv: TableSet, code: string): StoredRow | undefined {
-  return dv.all(DataverseTables.companies).find((r) => same(r.row.cdm_companycode, code));
+  return dv.findFirst(DataverseTables.companies, { cdm_companycode: code })?.stored;
 }
 
 /** The company code a `cdm_companies` id stands for, upper-case, or undefined. */
@@ -345,6 +331,72 @@ export function companyOfDvRow(
 export function eligible(adapter: Adapter, company: string | undefined, sides: LinkSides): boolean {
   if (adapter.scope === "global") return true;
   return company !== undefined && company !== "" && sides.companies.has(company);
+}
+
+// ---------------------------------------------------------------- source rows
+
+/** The rows of one side that a map covers for one company (see {@link sourceRows}). */
+export interface SourceRows {
+  /** The covered rows after storage key `after` (all when undefined), in storage-key order. */
+  rows(after?: string): Iterable<[key: string, stored: StoredRow]>;
+  /** How many rows are covered (no row is read when the indexes answer the equalities). */
+  count(): number;
+}
+
+/**
+ * The rows of `side` that `adapter` covers for `company` (upper-case; "" for a global map): the
+ * map's equalities plus the company's — `dataAreaId` on F&O, the company lookup on Dataverse, the
+ * code itself for legal entities — read through the store's best index (`TableSet.access`), so
+ * an initial sync counts and walks one company's rows without reading the table.
+ */
+export function sourceRows(
+  adapter: Adapter,
+  side: "fno" | "dataverse",
+  sides: LinkSides,
+  company: string,
+): SourceRows {
+  const fno = side === "fno";
+  const tables = fno ? sides.fno : sides.dv;
+  const table = fno ? adapter.fnoTable : adapter.dvTable;
+  const where: Row = { ...(fno ? adapter.fnoWhere : adapter.dvWhere) };
+  if (adapter.scope === "legalEntity") where[fno ? adapter.fnoKey : adapter.dvKey] = company;
+  else if (adapter.scope === "company") {
+    if (fno) where.dataAreaId = company;
+    else {
+      const companyId = companyRow(sides.dv, company)?.row.cdm_companyid;
+      if (companyId === undefined) return { rows: () => [], count: () => 0 };
+      where._msdyn_company_value = companyId;
+    }
+  }
+  return equalityRows(tables, table, where, fno ? undefined : adapter.dvAlso);
+}
+
+/** Rows of `table` whose columns equal `where` and that pass `also`, through an index. */
+export function equalityRows(
+  tables: TableSet,
+  table: string,
+  where: Readonly<Row>,
+  also?: (row: Readonly<Row>) => boolean,
+): SourceRows {
+  const access = tables.access(table, new Map(Object.entries(where)));
+  const rest: Row = {};
+  for (const [column, value] of Object.entries(where))
+    if (!access.covered.has(column)) rest[column] = value;
+  const exact = Object.keys(rest).length === 0 && !also;
+  const keep = (row: Readonly<Row>): boolean =>
+    matchesWhere(rest, row) && (also ? also(row) : true);
+  return {
+    *rows(after?: string) {
+      for (const entry of tables.walk(table, access.keys, after))
+        if (exact || keep(entry[1].row)) yield entry;
+    },
+    count() {
+      if (exact) return access.keys.size;
+      let n = 0;
+      for (const [, stored] of tables.walk(table, access.keys)) if (keep(stored.row)) n++;
+      return n;
+    },
+  };
 }
 
 // ---------------------------------------------------------------- finding counterparts
@@ -381,7 +433,7 @@ export function findFno(
 function lookupUrl(sides: LinkSides, rule: LookupRule, value: string, companyId: unknown): string {
   const company = rule.companyScoped ? ` and _msdyn_company_value eq ${text(companyId)}` : "";
   return (
-    `${sides.baseUrl}/dataverse/${sides.org}/api/data/v9.0/${rule.dvTable}` +
+    `${sides.dataverseUrl}/api/data/v9.0/${rule.dvTable}` +
     `?$select=${rule.dvIdColumn}&$filter=${rule.dvKeyColumn} eq '${value}'${company}`
   );
 }
@@ -402,7 +454,7 @@ export function toDataverseValues(
       throw new SyncFailure(
         "msdyn_company",
         `Couldn't resolve the guid for the field: msdyn_company. The lookup wasn't found: ${company}. ` +
-          `Try this URL(s): ${sides.baseUrl}/dataverse/${sides.org}/api/data/v9.0/cdm_companies` +
+          `Try this URL(s): ${sides.dataverseUrl}/api/data/v9.0/cdm_companies` +
           `?$select=cdm_companyid&$filter=cdm_companycode eq '${company}'`,
       );
     }
@@ -516,14 +568,6 @@ export function pushToDataverse(
   };
   if (adapter.owned) Object.assign(row, ownerColumns(sides.dv, company));
   sides.dv.insert(adapter.dvTable, row, "runtime");
-  sides.dvIndex?.set(
-    indexKey(
-      adapter.dvTable,
-      adapter.scope === "company" ? row._msdyn_company_value : "",
-      row[adapter.dvKey],
-    ),
-    sides.dv.keyOf(adapter.dvTable, row),
-  );
   return "created";
 }
 

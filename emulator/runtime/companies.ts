@@ -62,9 +62,29 @@ export function checkCompanies(
   }
 }
 
-/** The root business unit of an org (the one without a parent), if any. */
+/** The root business unit of an org (the one without a parent), if any. An index lookup. */
 export function rootBusinessUnit(dv: TableSet): Row | undefined {
-  return dv.all(DataverseTables.businessUnits).find((r) => !r.row._parentbusinessunitid_value)?.row;
+  return dv.findFirst(DataverseTables.businessUnits, { _parentbusinessunitid_value: null })?.stored
+    .row;
+}
+
+/**
+ * The row of `table` whose `name` is exactly `name`. Names are indexed (without case); only the
+ * rows of that index entry are read.
+ */
+function rowNamed(dv: TableSet, table: string, name: string): Row | undefined {
+  const access = dv.access(table, new Map([["name", name]]));
+  for (const [, stored] of dv.walk(table, access.keys))
+    if (stored.row.name === name) return stored.row;
+  return undefined;
+}
+
+/** The legal entity of a code, read by key (not by listing the entity). */
+function legalEntityOf(fno: TableSet, code: string): LegalEntityInfo | undefined {
+  const table = FinanceOperationsTables.legalEntities;
+  const row = fno.get(table, fno.keyOf(table, { LegalEntityId: code }))?.row;
+  if (!row) return undefined;
+  return { code: code.toUpperCase(), name: typeof row.Name === "string" ? row.Name : "" };
 }
 
 /** Enables one company (see the module comment). Idempotent. */
@@ -75,7 +95,7 @@ export function enableCompany(
   org: string,
   now: number,
 ): void {
-  const info = legalEntitiesOf(fno).get(code);
+  const info = legalEntityOf(fno, code);
   const name = (info?.name ?? code).trim();
   const stamp = new Date(now).toISOString();
 
@@ -111,7 +131,7 @@ export function enableCompany(
   }
 
   // The plug-in's business unit carries the company's name.
-  let bu = dv.all(DataverseTables.businessUnits).find((r) => r.row.name === name)?.row;
+  let bu = rowNamed(dv, DataverseTables.businessUnits, name);
   if (!bu) {
     bu = {
       businessunitid: guidFrom("businessunit", org, code),
@@ -125,7 +145,7 @@ export function enableCompany(
   }
 
   const teamName = `${code} DW`;
-  let team = dv.all(DataverseTables.teams).find((r) => r.row.name === teamName)?.row;
+  let team = rowNamed(dv, DataverseTables.teams, teamName);
   if (!team) {
     team = {
       teamid: guidFrom("team", org, code),

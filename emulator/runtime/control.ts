@@ -11,7 +11,8 @@
  * | `PUT maps/<env>/<tName>/state` `{state}`           | sets a map's state at once (number 0–6 or name) |
  * | `PUT maps/<env>/<tName>/version` `{version, author?}` | makes a version active, whatever the state   |
  * | `GET jobs`                                         | initial-sync jobs and their progress            |
- * | `GET virtual-rows`, `PUT virtual-rows` `{env, side, table, company?, count}` | virtual row counts |
+ * | `PUT integration/<org>` `{integrated}`             | removes or restores an org's Power Platform integration with its pair's F&O environment |
+ * | `PUT bulk-rows` `{env, side, table, company?, count}` | the table holds exactly `count` generated rows for the company (`seeds/bulk.ts`) |
  */
 import { z } from "zod";
 import type { EmulatorContext } from "../core/context";
@@ -24,6 +25,7 @@ import {
   type Route,
 } from "../core/http";
 import { describeIssues } from "../core/settings";
+import { setBulkRows } from "../seeds/bulk";
 import type { DualWriteRuntime } from "./runtime";
 import { MapState } from "./state";
 
@@ -34,7 +36,8 @@ const versionSchema = z
     author: z.string().min(1).optional(),
   })
   .strict();
-const virtualRowsSchema = z
+const integrationSchema = z.object({ integrated: z.boolean() }).strict();
+const bulkRowsSchema = z
   .object({
     env: z.string().min(1),
     side: z.enum(["fno", "dataverse"]),
@@ -78,17 +81,21 @@ export function runtimeControlRoutes(ctx: EmulatorContext, runtime: DualWriteRun
       );
     }),
     pathRoute("GET", "jobs", () => ok(runtime.jobsView())),
-    pathRoute("GET", "virtual-rows", () => ok(runtime.virtualRowsView())),
-    pathRoute("PUT", "virtual-rows", (req) => {
-      const body = parse(virtualRowsSchema, req, "body");
-      runtime.setVirtualRows({
-        kind: body.side,
-        instance: body.env,
-        table: body.table,
-        company: body.company ?? "",
-        count: body.count,
-      });
-      return persisted(runtime.virtualRowsView());
+    pathRoute("PUT", "integration/(?<org>[^/]+)", (req, p) => {
+      const { integrated } = parse(integrationSchema, req, "body");
+      return persisted(runtime.setIntegratedByHand(p.org ?? "", integrated));
+    }),
+    pathRoute("PUT", "bulk-rows", (req) => {
+      const body = parse(bulkRowsSchema, req, "body");
+      return persisted(
+        setBulkRows(ctx, {
+          env: body.env,
+          side: body.side,
+          table: body.table,
+          ...(body.company !== undefined ? { company: body.company } : {}),
+          count: body.count,
+        }),
+      );
     }),
   ];
 }

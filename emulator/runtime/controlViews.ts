@@ -1,14 +1,13 @@
 /**
- * Views and by-hand edits of the control API (`GET /_emulator/links`, `/maps`, `/jobs`, virtual
- * rows, and drift such as "stopped in the UI"). By-hand edits skip the gateway's guards on purpose.
+ * Views and by-hand edits of the control API (`GET /_emulator/links`, `/maps`, `/jobs`, and
+ * drift such as "stopped in the UI"). By-hand edits skip the gateway's guards on purpose.
  */
 import { gatewayErrors } from "./errors";
 import { runView } from "./initialSync";
 import { mapSpec, versionText } from "./maps";
 import { configure, requireLink, type RuntimeCore } from "./runtimeCore";
-import { mapStateName, MapState, stoppedStates, type VirtualRowsEntry } from "./state";
-import { mapView, pidOf, sortedMaps, tidOf } from "./views";
-import { setVirtualRowCount } from "./virtualRows";
+import { mapStateName, MapState, stoppedStates } from "./state";
+import { mapView, sortedMaps, tidOf } from "./views";
 
 /** Every link, for `GET /_emulator/links`. */
 export function linksView(core: RuntimeCore): unknown[] {
@@ -16,6 +15,7 @@ export function linksView(core: RuntimeCore): unknown[] {
     fnoEnv: l.fnoEnv,
     org: l.org,
     cid: l.cid,
+    cname: l.cname,
     generation: l.generation,
     legalEntities: [...l.legalEntities],
     skipInitialWritesForNewLegalEntities: l.skipInitialWritesForNewLegalEntities,
@@ -29,8 +29,8 @@ export function mapsView(core: RuntimeCore, envName: string): unknown[] {
   const link = requireLink(core, envName);
   return sortedMaps(link).map((m) => ({
     name: m.name,
-    tid: tidOf(link.cid, m.name),
-    pid: pidOf(link, m.name),
+    tid: tidOf(link, m),
+    pid: m.pid,
     state: m.state,
     stateName: mapStateName(m.state),
     activeTemplate: { ...m.activeTemplate },
@@ -112,36 +112,19 @@ export function jobsView(core: RuntimeCore): unknown[] {
   });
 }
 
-/** Sets a virtual row count (see `virtualRows.ts`). */
-export function setVirtualRows(core: RuntimeCore, entry: VirtualRowsEntry): void {
-  const set =
-    entry.kind === "fno"
-      ? core.ctx.fno.get(entry.instance)
-      : core.ctx.dataverse.get(entry.instance);
-  if (!set) {
-    throw entry.kind === "fno"
-      ? gatewayErrors.environmentNotFound(`'${entry.instance}'`)
-      : gatewayErrors.dataverseNotFound(`'${entry.instance}'`);
-  }
-  if (!set.definition(entry.table))
-    throw gatewayErrors.badRequest(`'${entry.instance}' has no table '${entry.table}'.`);
-  if (!Number.isInteger(entry.count) || entry.count < 0)
-    throw gatewayErrors.badRequest("count must be a non-negative integer.");
-  const company = entry.company.toUpperCase();
-  core.state.virtualRows = core.state.virtualRows.filter(
-    (v) =>
-      !(
-        v.kind === entry.kind &&
-        v.instance === entry.instance &&
-        v.table === entry.table &&
-        v.company === company
-      ),
-  );
-  if (entry.count > 0) core.state.virtualRows.push({ ...entry, company });
-  setVirtualRowCount(set, entry.table, company, entry.count);
-}
-
-/** Every virtual row count. */
-export function virtualRowsView(core: RuntimeCore): VirtualRowsEntry[] {
-  return core.state.virtualRows.map((v) => ({ ...v }));
+/**
+ * Removes or restores the Power Platform integration of a pair's Dataverse org with its F&O
+ * environment (drift: "unlinked in the Power Platform admin center"). Without it,
+ * `RetrieveFinanceAndOperationsIntegrationDetails` answers `0x80048d0b`. The dual-write link is
+ * not touched.
+ */
+export function setIntegratedByHand(
+  core: RuntimeCore,
+  org: string,
+  integrated: boolean,
+): { org: string; integrated: boolean } {
+  if (!core.ctx.dataverse.has(org)) throw gatewayErrors.dataverseNotFound(`'${org}'`);
+  const others = core.state.unintegrated.filter((o) => o !== org);
+  core.state.unintegrated = integrated ? others : [...others, org];
+  return { org, integrated };
 }

@@ -13,18 +13,27 @@ export const gatewayErrors = {
   badRequest(message: string): EmulatorHttpError {
     return new EmulatorHttpError(400, "BadRequest", message);
   },
+  /** An action that is not one of the tool's string codes (DWLibary/Engines/DWMapEngine.cs:1711-1738). */
   invalidAction(action: unknown): EmulatorHttpError {
     return new EmulatorHttpError(
       400,
       "InvalidAction",
-      `action ${JSON.stringify(action)} is not a map action; use 1 (start), 2 (stop), 3 (pause), 4 (resume) or 8 (initial sync).`,
+      `action ${JSON.stringify(action) ?? "undefined"} is not a map action; send one of the strings "1" (start), "4" (stop), "5" (pause), "6" (resume) or "8" (initialize).`,
+    );
+  },
+  /** A `tid` that is no template (version) id of the environment's maps, e.g. an old map id. */
+  unknownTemplate(tid: string, env: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      400,
+      "InvalidTemplateId",
+      `tid ${tid} is not a template id of a map in environment '${env}'. Send detail.template.id (= detail.tid) from GET Entities.`,
     );
   },
   environmentNotFound(what: string): EmulatorHttpError {
     return new EmulatorHttpError(
       404,
       "EnvironmentNotFound",
-      `No Finance and Operations environment ${what} in this emulator. Resolve it with GET Environments?targetType=AX&identifier=<financeOperationsUrl>.`,
+      `No Finance and Operations environment ${what} in this emulator. Its cid is the Id of Dataverse RetrieveFinanceAndOperationsIntegrationDetails, or the cid of GET Environments?targetType=AX&identifier=<F&O host> once linked.`,
     );
   },
   dataverseNotFound(what: string): EmulatorHttpError {
@@ -46,6 +55,22 @@ export const gatewayErrors = {
       409,
       "NotLinked",
       `The Dataverse environment '${org}' is not linked to a Finance and Operations environment.`,
+    );
+  },
+  /** No link's CRM environment has this dataset name (`api/dataset/<name>/IntegrationKeys`). */
+  datasetNotFound(name: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      404,
+      "DatasetNotFound",
+      `No dataset '${name}'. Use the name of the CRM environment of the connection set (GET /api/ConnectionSet/<cname>, environments[…].name where targetType is CRM).`,
+    );
+  },
+  /** No initialized map has this project name (`api/Project/<name>/Refresh`). */
+  projectNotFound(name: string): EmulatorHttpError {
+    return new EmulatorHttpError(
+      404,
+      "ProjectNotFound",
+      `No project '${name}'. Read the project name from GET DWM/<pid>/FieldMappings (name).`,
     );
   },
   connectionSetNotFound(cname: string): EmulatorHttpError {

@@ -13,6 +13,16 @@ export function guidFrom(...parts: ReadonlyArray<string | number>): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
+/**
+ * The Power Platform environment id of a Dataverse org: `EnvironmentId` of
+ * `RetrieveCurrentOrganization` and the gateway's `powerAppsEnvironment` (the tool sends it as
+ * `powerAppsEnvironmentName` and as the environments' `id` in Reset,
+ * DWLibary/Engines/ResetLinkEngine.cs:118-147). A GUID, stable per org name.
+ */
+export function powerPlatformEnvironmentId(org: string): string {
+  return guidFrom("power-platform-environment", org);
+}
+
 /** A small deterministic pseudo-random generator (mulberry32), seeded from text. */
 export class SeededRandom {
   private state: number;

@@ -8,27 +8,32 @@
  *     Maps with 10 or more lookups fail this leg, as the real service does.
  *
  * Rows move at `jobRowsPerSecond` per legal entity; the runtime calls `advanceRun` on a timer with
- * the rows it may move. Limits: 500,000 rows per run per legal entity on either side (virtual rows
- * count). Only the first five errors of a leg are kept; `errorCount` counts all of them.
+ * the rows it may move. Each leg walks its source rows in storage-key order through the store's
+ * indexes (`sourceRows`: one company's rows of the map, never the whole table) and keeps the key
+ * of the last row it moved as its cursor, so a tick reads only the rows it moves, at any volume.
+ * Rows created behind the cursor while a run goes on are left to live sync [choice: the guidance
+ * does not say which rows a running export sees]. Limits: 500,000 rows per run per legal entity on
+ * either side, counted from the indexes. Only the first five errors of a leg are kept;
+ * `errorCount` counts all of them.
  */
-import type { Row } from "../store/tables";
+import type { StoredRow } from "../store/tables";
 import {
-  buildDvIndex,
-  companyOfDvRow,
-  companyOfFnoRow,
+  companyRow,
+  equalityRows,
   findDv,
   findFno,
   pushToDataverse,
   pushToFinanceOperations,
+  sourceRows,
   SyncFailure,
   type Adapter,
   type LinkSides,
   type PushResult,
 } from "./adapters";
+import { guidFrom } from "./ids";
 import type { MapSpec } from "./maps";
 import { cellText } from "./names";
 import type { ImportError, LegalEntityRun, LegRun, Master } from "./state";
-import { virtualRowCount } from "./virtualRows";
 
 /** Rows per initial-sync run per legal entity (DW/initial-sync-guidance.md). */
 export const maxRowsPerRun = 500_000;
@@ -39,61 +44,32 @@ export const maxLookupsFromDataverse = 10;
 /** Errors reported per leg. */
 const reportedErrors = 5;
 
-/** F&O rows of a company that a map covers, in table order. */
-export function fnoRowsOf(adapter: Adapter, sides: LinkSides, company: string): Row[] {
-  return sides.fno
-    .all(adapter.fnoTable)
-    .map((s) => s.row)
-    .filter(
-      (r) =>
-        adapter.fnoFilter(r) &&
-        (adapter.scope === "global" || companyOfFnoRow(adapter, r) === company),
-    );
-}
-
-/** Dataverse rows of a company (stamped with it) that a map covers, in table order. */
-export function dvRowsOf(adapter: Adapter, sides: LinkSides, company: string): Row[] {
-  return sides.dv
-    .all(adapter.dvTable)
-    .map((s) => s.row)
-    .filter(
-      (r) =>
-        adapter.dvFilter(r) &&
-        (adapter.scope === "global" || companyOfDvRow(adapter, r, sides.dv) === company),
-    );
-}
-
-/** Dataverse rows of a scale map (no adapter) stamped with a company, or all for a global map. */
+/**
+ * Dataverse rows of a scale map (no adapter) stamped with a company, or all for a global map:
+ * the size of one index entry (the company lookup is indexed).
+ */
 function scaleDvRowCount(spec: MapSpec, sides: LinkSides, company: string): number {
   const companyLookup = spec.integrationKeys
     .find((k) => k.endsWith(".cdm_companycode"))
     ?.split(".")[0];
-  const rows = sides.dv.all(spec.dataverseEntitySet);
-  if (!companyLookup) return rows.length;
-  const companyId = sides.dv
-    .all("cdm_companies")
-    .find((c) => cellText(c.row.cdm_companycode).toUpperCase() === company)?.row.cdm_companyid;
+  if (!companyLookup) return sides.dv.count(spec.dataverseEntitySet);
+  const companyId = companyRow(sides.dv, company)?.row.cdm_companyid;
   if (companyId === undefined) return 0;
-  return rows.filter(
-    (r) =>
-      cellText(r.row[`_${companyLookup}_value`]).toLowerCase() ===
-      cellText(companyId).toLowerCase(),
-  ).length;
+  return equalityRows(sides.dv, spec.dataverseEntitySet, {
+    [`_${companyLookup}_value`]: companyId,
+  }).count();
 }
 
-function newLeg(
-  direction: LegRun["direction"],
-  status: LegRun["status"],
-  virtualTotal: number,
-): LegRun {
+function newLeg(direction: LegRun["direction"], status: LegRun["status"]): LegRun {
   return {
     direction,
     status,
     importErrors: [],
     errorCount: 0,
     processed: 0,
-    virtualDone: 0,
-    virtualTotal,
+    cursor: null,
+    inserted: 0,
+    updated: 0,
     done: false,
   };
 }
@@ -114,13 +90,10 @@ export function planRun(
   company: string,
   requestId: string,
 ): LegalEntityRun {
-  const table = adapter?.fnoTable;
-  const fnoVirtual = table ? virtualRowCount(sides.fno, table, company) : 0;
-  const dvVirtual = virtualRowCount(sides.dv, spec.dataverseEntitySet, company);
-  const fnoCount = (adapter ? fnoRowsOf(adapter, sides, company).length : 0) + fnoVirtual;
-  const dvCount =
-    (adapter ? dvRowsOf(adapter, sides, company).length : scaleDvRowCount(spec, sides, company)) +
-    dvVirtual;
+  const fnoCount = adapter ? sourceRows(adapter, "fno", sides, company).count() : 0;
+  const dvCount = adapter
+    ? sourceRows(adapter, "dataverse", sides, company).count()
+    : scaleDvRowCount(spec, sides, company);
   const run: LegalEntityRun = {
     legalEntityName: company,
     executionStatus: "Running",
@@ -129,8 +102,8 @@ export function planRun(
     errorCount: 0,
     totalCount: fnoCount + dvCount,
     legs: [
-      newLeg("FinanceOperationsToDataverse", "IMPORTING", fnoVirtual),
-      newLeg("DataverseToFinanceOperations", "EXPORTING", dvVirtual),
+      newLeg("FinanceOperationsToDataverse", "IMPORTING"),
+      newLeg("DataverseToFinanceOperations", "EXPORTING"),
     ],
     startedAt: sides.now,
     finishedAt: null,
@@ -177,6 +150,33 @@ function counts(result: PushResult): boolean {
   return result !== "skipped";
 }
 
+/** Counts a push on the run and on the leg that made it. */
+function tally(run: LegalEntityRun, leg: LegRun, result: PushResult): void {
+  if (!counts(result)) return;
+  run.upsertCount++;
+  if (result === "created") leg.inserted++;
+  else leg.updated++;
+}
+
+/**
+ * The next `budget` source rows of a leg, after its cursor. Read before any of them is moved, so
+ * that the writes of the move never change an index being walked. Fewer than `budget` rows means
+ * the leg has reached its end.
+ */
+function nextRows(
+  source: ReturnType<typeof sourceRows>,
+  leg: LegRun,
+  budget: number,
+): Array<[string, StoredRow]> {
+  const out: Array<[string, StoredRow]> = [];
+  if (budget <= 0) return out;
+  for (const entry of source.rows(leg.cursor ?? undefined)) {
+    out.push(entry);
+    if (out.length >= budget) break;
+  }
+  return out;
+}
+
 /**
  * Moves up to `rows` rows of a run. Returns how many it used. Marks the run finished when both
  * legs are done.
@@ -192,37 +192,28 @@ export function advanceRun(
   if (run.executionStatus !== "Running") return 0;
   let budget = rows;
   const company = run.legalEntityName;
-  const indexed: LinkSides | undefined = adapter
-    ? { ...sides, dvIndex: buildDvIndex(adapter, sides.dv) }
-    : undefined;
   const [toDv, toFno] = run.legs as [LegRun, LegRun];
 
   if (!toDv.done) {
     toDv.status = "IMPORTING";
-    const source = adapter && indexed ? fnoRowsOf(adapter, indexed, company) : [];
-    while (budget > 0 && toDv.processed < source.length) {
-      const row = source[toDv.processed] as Row;
+    const batch = adapter ? nextRows(sourceRows(adapter, "fno", sides, company), toDv, budget) : [];
+    for (const [key, stored] of batch) {
+      const row = stored.row;
       toDv.processed++;
+      toDv.cursor = key;
       budget--;
       try {
-        const other =
-          master === "CRM" && adapter && indexed
-            ? findDv(adapter, indexed, company, row[adapter.fnoKey])
-            : undefined;
-        const result =
-          other && adapter && indexed
-            ? pushToFinanceOperations(adapter, indexed, other.row)
-            : pushToDataverse(adapter as Adapter, indexed as LinkSides, row);
-        if (counts(result)) run.upsertCount++;
+        const a = adapter as Adapter;
+        const other = master === "CRM" ? findDv(a, sides, company, row[a.fnoKey]) : undefined;
+        const result = other
+          ? pushToFinanceOperations(a, sides, other.row)
+          : pushToDataverse(a, sides, row);
+        tally(run, toDv, result);
       } catch (e) {
         recordFailure(toDv, adapter ? row[adapter.fnoKey] : "", e);
       }
     }
-    const virtual = Math.min(budget, toDv.virtualTotal - toDv.virtualDone);
-    toDv.virtualDone += virtual;
-    run.upsertCount += virtual;
-    budget -= virtual;
-    if (toDv.processed >= source.length && toDv.virtualDone >= toDv.virtualTotal) {
+    if (budget > 0) {
       toDv.done = true;
       toDv.status = toDv.errorCount > 0 ? "ERROR" : "DONE";
     }
@@ -236,34 +227,33 @@ export function advanceRun(
         recordId: "",
         sourceField: "",
         errorMessage:
-          `5 Attempts to get data from ${sides.baseUrl}/dataverse/${sides.org}/api/data/v9.2/${spec.dataverseEntitySet} Failed. ` +
+          `5 Attempts to get data from ${sides.dataverseUrl}/api/data/v9.2/${spec.dataverseEntitySet} Failed. ` +
           `The map has ${spec.lookupCount} lookups; maps with ${maxLookupsFromDataverse} or more lookups cannot initial-sync from Dataverse.`,
       });
       toFno.done = true;
+    } else if (!adapter) {
+      // A scale map moves nothing the emulator models: its rows are counted as created.
+      const moved = Math.min(budget, scaleDvRowCount(spec, sides, company) - toFno.processed);
+      toFno.processed += moved;
+      toFno.inserted += moved;
+      run.upsertCount += moved;
+      budget -= moved;
+      if (budget > 0) toFno.done = true;
     } else {
-      const source = adapter && indexed ? dvRowsOf(adapter, indexed, company) : [];
-      const scaleRows = adapter ? 0 : scaleDvRowCount(spec, sides, company);
-      const total = adapter ? source.length : scaleRows;
-      while (budget > 0 && toFno.processed < total) {
-        const row = source[toFno.processed];
+      const batch = nextRows(sourceRows(adapter, "dataverse", sides, company), toFno, budget);
+      for (const [key, stored] of batch) {
+        const row = stored.row;
         toFno.processed++;
+        toFno.cursor = key;
         budget--;
-        if (!adapter || !indexed || !row) {
-          run.upsertCount++;
-          continue;
-        }
         try {
-          if (findFno(adapter, indexed, company, row[adapter.dvKey])) continue;
-          if (counts(pushToFinanceOperations(adapter, indexed, row))) run.upsertCount++;
+          if (findFno(adapter, sides, company, row[adapter.dvKey])) continue;
+          tally(run, toFno, pushToFinanceOperations(adapter, sides, row));
         } catch (e) {
           recordFailure(toFno, row[adapter.dvIdColumn], e);
         }
       }
-      const virtual = Math.min(budget, toFno.virtualTotal - toFno.virtualDone);
-      toFno.virtualDone += virtual;
-      run.upsertCount += virtual;
-      budget -= virtual;
-      if (toFno.processed >= total && toFno.virtualDone >= toFno.virtualTotal) toFno.done = true;
+      if (budget > 0) toFno.done = true;
     }
     if (toFno.done) toFno.status = toFno.errorCount > 0 ? "ERROR" : "DONE";
   }
@@ -273,7 +263,7 @@ export function advanceRun(
   return rows - budget;
 }
 
-/** The gateway's view of a run (`projectExecutionResponses[]` item). */
+/** A run as the control API shows it (`GET /_emulator/maps`, `/jobs`). */
 export function runView(run: LegalEntityRun): unknown {
   return {
     legalEntityName: run.legalEntityName,
@@ -282,28 +272,71 @@ export function runView(run: LegalEntityRun): unknown {
     upsertCount: run.upsertCount,
     errorCount: run.errorCount,
     totalCount: run.totalCount,
-    taskExecutionStatuses: [
-      {
-        isRunning: run.executionStatus === "Running",
-        legs: run.legs.map((l) => ({
-          direction: l.direction,
-          status: l.status,
-          importErrors: l.importErrors.map((e) => ({ ...e })),
-        })),
-      },
-    ],
+    legs: run.legs.map((l) => ({
+      direction: l.direction,
+      status: l.status,
+      inserted: l.inserted,
+      updated: l.updated,
+      errorCount: l.errorCount,
+      importErrors: l.importErrors.map((e) => ({ ...e })),
+    })),
   };
 }
 
-/** A run that has not happened for a legal entity. */
-export function notStartedView(company: string): unknown {
+/** What the gateway's view of a run needs besides the run. */
+export interface ExecutionContext {
+  /** The map's project name and its name (`tName`). */
+  readonly projectName: string;
+  readonly mapName: string;
+  /** The Dataverse `cdm_companyid` of a legal entity code, if the company exists. */
+  readonly companyId: (code: string) => string | undefined;
+}
+
+/** [choice] Display names of the two legs; the tool only logs them. */
+const legDisplayNames: Record<LegRun["direction"], string> = {
+  FinanceOperationsToDataverse: "Finance and Operations apps to Dataverse",
+  DataverseToFinanceOperations: "Dataverse to Finance and Operations apps",
+};
+
+/**
+ * A run as `GET /api/ProjectExecutionWithCompanies/<pid>` lists it
+ * (DWLibary/Struct/InitialSyncDetails.cs:28-91). The tool logs these and never compares
+ * `executionStatus` (DWLibary/Engines/DWMapEngine.cs:1593-1631); the words are the emulator's.
+ */
+export function executionView(run: LegalEntityRun, context: ExecutionContext): unknown {
+  const started = new Date(run.startedAt).toISOString();
+  const changed = new Date(run.finishedAt ?? run.startedAt).toISOString();
+  const id = guidFrom("execution", run.initialSyncRequestId, run.legalEntityName);
   return {
-    legalEntityName: company,
-    executionStatus: "NotStarted",
-    initialSyncRequestId: null,
-    upsertCount: 0,
-    errorCount: 0,
-    totalCount: 0,
-    taskExecutionStatuses: [],
+    responseId: id,
+    displayName: context.mapName,
+    projectName: context.projectName,
+    legalEntityName: run.legalEntityName,
+    legalEntityId: context.companyId(run.legalEntityName) ?? "",
+    submittedOn: started,
+    executionStatus: run.executionStatus,
+    lastExecutionStatusChangeOn: changed,
+    taskExecutionStatuses: [
+      {
+        name: context.mapName,
+        status: run.executionStatus,
+        isRunning: run.executionStatus === "Running",
+        legs: run.legs.map((l) => ({
+          displayName: legDisplayNames[l.direction],
+          status: l.status,
+          exportRecordCount: l.processed,
+          importRecordsInsertedCount: l.inserted,
+          importRecordsUpdatedCount: l.updated,
+          importRecordsErrorCount: l.errorCount,
+          importErrors: l.importErrors.map((e) => ({ ...e })),
+          exportErrors: [],
+        })),
+      },
+    ],
+    initialSyncRequestId: run.initialSyncRequestId,
+    id,
+    upsertCount: run.upsertCount,
+    errorCount: run.errorCount,
+    createdDateTime: started,
   };
 }

@@ -7,9 +7,14 @@
  *
  * While a map is Paused (or catching up, or in an initial sync) the change is queued instead and
  * replayed in order later (`replayQueue`).
+ *
+ * Both happen inside the client's transaction (`store/transaction.ts`): the copy's writes are
+ * recorded with the client's, and a queued change is taken off the queue again, so a change set
+ * that fails later leaves neither side (nor the queue) changed.
  */
 import { EmulatorHttpError } from "../core/http";
 import type { Row, WriteEvent } from "../store/tables";
+import { currentTransaction } from "../store/transaction";
 import {
   adaptersForDvTable,
   adaptersForFnoTable,
@@ -34,7 +39,7 @@ import { DataverseTables } from "../store/schema";
 import { cellText } from "./names";
 
 /** At most this many catch-up errors are kept per map. */
-const maxCatchUpErrors = 100;
+export const maxCatchUpErrors = 100;
 
 /** Applies one change of `side` to the other side. Throws what the other side throws. */
 export function applyChange(adapter: Adapter, sides: LinkSides, change: QueuedChange): void {
@@ -118,6 +123,11 @@ export function handleClientWrite(link: LinkState, sides: LinkSides, event: Writ
       map.state === MapState.InitialSync
     ) {
       map.queue.push(change);
+      // A change of a transaction that is rolled back never happened: take it off the queue.
+      currentTransaction()?.onRollback(() => {
+        const at = map.queue.lastIndexOf(change);
+        if (at >= 0) map.queue.splice(at, 1);
+      });
       queued = true;
     }
   }

@@ -2,12 +2,18 @@
  * The request engine: requests that the gateway accepts run on the server in the background, one
  * step per map, sleeping `transitionMs` on the emulator's clock per transition. A request whose
  * link is reset or relinked meanwhile ends with an error; after `close()` nothing finishes.
+ *
+ * Each map of a request lists it in `detail.lastRequests` with its own state, which is how the
+ * tool reads the outcome (DWLibary/Engines/DWMapEngine.cs:1880-1912). A start with initial sync
+ * stays Waiting until the map leaves InitialSync (~1237-1297).
  */
 import type { EnvironmentPair } from "../core/context";
 import { adapters } from "./adapters";
 import { guidFrom } from "./ids";
 import { runInitialSync } from "./jobs";
-import { replayQueue } from "./liveSync";
+import { maxCatchUpErrors, replayQueue } from "./liveSync";
+import { runReset } from "./links";
+import { cellText } from "./names";
 import { prerequisiteSequence } from "./maps";
 import { configure, persistSoon, sidesOf, type RuntimeCore } from "./runtimeCore";
 import { applySolutionMaps, checkSolutionsInstalled } from "./solutions";
@@ -22,8 +28,10 @@ import {
   type RequestKind,
   type RequestRecord,
   type RequestStep,
+  type StepAction,
   type StepParameters,
 } from "./state";
+import { newPidOf } from "./views";
 
 /** Requests remembered (older ones are forgotten). */
 const maxRequests = 1000;
@@ -36,7 +44,7 @@ export function newRequest(
   kind: RequestKind,
   env: EnvironmentPair,
   generation: number,
-  action: number | string,
+  action: string,
 ): RequestRecord {
   const requestId = guidFrom("request", env.cid, core.state.counter++);
   const request: RequestRecord = {
@@ -52,6 +60,7 @@ export function newRequest(
     completedAt: null,
     steps: [],
     solutions: [],
+    reset: null,
   };
   core.state.requests[requestId] = request;
   core.state.requestOrder.push(requestId);
@@ -63,7 +72,7 @@ export function newRequest(
 }
 
 /** A waiting step of a request for one map. */
-export function newStep(map: string, action: number, parameters: StepParameters): RequestStep {
+export function newStep(map: string, action: StepAction, parameters: StepParameters): RequestStep {
   return {
     map,
     action,
@@ -75,12 +84,14 @@ export function newStep(map: string, action: number, parameters: StepParameters)
 }
 
 /** Puts a request at the head of a map's `lastRequests`. */
-export function noteRequest(map: MapRuntime, request: RequestRecord, action: number): void {
+export function noteRequest(map: MapRuntime, request: RequestRecord): void {
   map.lastRequests.unshift({
     requestId: request.requestId,
-    action,
+    action: request.action,
     state: RequestState.Waiting,
     errorMessage: null,
+    createdAt: request.createdAt,
+    modifiedAt: request.createdAt,
   });
   map.lastRequests.splice(maxLastRequests);
 }
@@ -139,6 +150,7 @@ export function currentLink(core: RuntimeCore, request: RequestRecord): LinkStat
 
 /** Runs the steps of a request (or applies its solutions) and completes it. */
 export async function runRequest(core: RuntimeCore, request: RequestRecord): Promise<void> {
+  if (request.kind === "reset") return runReset(core, request);
   if (request.kind === "solution") {
     if (!(await transition(core, request))) return abandon(core, request);
     const link = currentLink(core, request) as LinkState;
@@ -191,8 +203,41 @@ export function finishStep(
   if (ref) {
     ref.state = step.state;
     ref.errorMessage = error;
+    ref.modifiedAt = core.ctx.clock.now();
   }
   persistSoon(core);
+}
+
+/**
+ * What a resume does with the queue (DWLibary/DWEnums.cs:33-41): replay it in order (default);
+ * `preserve` skips to live sync and keeps every queued change as a catch-up error for retry;
+ * `discard` skips to live sync and drops the queue.
+ */
+function catchUp(
+  map: MapRuntime,
+  option: StepParameters["catchUp"],
+  sides: ReturnType<typeof sidesOf>,
+  now: number,
+): void {
+  if (option === "replay") {
+    if (sides) replayQueue(map, adapters.get(map.name), sides);
+    return;
+  }
+  if (option === "preserve") {
+    const adapter = adapters.get(map.name);
+    for (const change of map.queue) {
+      const key = adapter ? (change.side === "fno" ? adapter.fnoKey : adapter.dvIdColumn) : "";
+      map.catchUpErrors.push({
+        at: now,
+        side: change.side,
+        op: change.op,
+        recordId: key ? cellText(change.row[key]) : "",
+        errorMessage: "Skipped by the catch-up option; the change is kept here for retry.",
+      });
+    }
+    map.catchUpErrors.splice(0, Math.max(0, map.catchUpErrors.length - maxCatchUpErrors));
+  }
+  map.queue = [];
 }
 
 /** Runs one map's part of a request; returns its error text, or null. */
@@ -212,14 +257,29 @@ export async function runStep(
   if (step.jobId !== null) return runInitialSync(core, request, step, link, map, jobKind);
 
   switch (step.action) {
+    case MapAction.Init: {
+      // Initializing creates the map's project (DWLibary/Engines/DWMapEngine.cs:1351-1358); a
+      // map that has one already is done.
+      if (map.pid !== null) return null;
+      if (!(await transition(core, request))) return gone;
+      map.pid = newPidOf(link, name);
+      return null;
+    }
     case MapAction.Start: {
-      if (map.state === MapState.Running) return null;
+      const initialSync = !step.parameters.skipInitialSync;
+      if (map.state === MapState.Running && !initialSync) return null;
       if (!stoppedStates.includes(map.state)) {
-        return `Map '${name}' is ${stateText()} and cannot be started${map.state === MapState.Paused ? "; resume it instead" : ""}.`;
+        const hint =
+          map.state === MapState.Paused
+            ? "; resume it instead"
+            : initialSync && map.state === MapState.Running
+              ? "; an initial sync starts a stopped map: stop it first"
+              : "";
+        return `Map '${name}' is ${stateText()} and cannot be started${hint}.`;
       }
       if (!(await transition(core, request))) return gone;
       // The lookup metadata needs the prerequisite maps live: Running, or on their way back to
-      // Running (catching up, or in an initial sync that started from Running or a start).
+      // Running (catching up, or in an initial sync).
       const live: readonly number[] = [MapState.Running, MapState.CatchUp, MapState.InitialSync];
       const missing = prerequisiteSequence(name).filter(
         (p) => !live.includes(link.maps[p]?.state ?? MapState.None),
@@ -227,8 +287,8 @@ export async function runStep(
       if (missing.length > 0) {
         return `Unable to build dual-write lookup metadata. Missing: ${missing.join(", ")}. Start the prerequisite maps first (they must be Running).`;
       }
-      if (!step.parameters.skipInitialSync)
-        return runInitialSync(core, request, step, link, map, "initialSync");
+      // Initial sync is a start with skipInitialSync:false (DWLibary/Engines/DWMapEngine.cs:1212-1230).
+      if (initialSync) return runInitialSync(core, request, step, link, map, "initialSync");
       map.state = MapState.Running;
       configure(core, link, name);
       return null;
@@ -260,24 +320,20 @@ export async function runStep(
       persistSoon(core);
       if (!(await transition(core, request))) return gone;
       const sides = sidesOf(core, link);
-      if (sides) replayQueue(map, adapters.get(name), sides);
+      catchUp(map, step.parameters.catchUp, sides, core.ctx.clock.now());
       map.state = MapState.Running;
       configure(core, link, name);
       return null;
     }
-    case MapAction.InitialSync: {
+    case "initialWrites": {
       // Initial writes for added legal entities also run on paused maps (DW/edit-legal-entity.md).
-      const pausedOk = request.kind === "legalEntities" && map.state === MapState.Paused;
-      if (
-        map.state === MapState.InitialSync ||
-        map.state === MapState.CatchUp ||
-        (map.state === MapState.Paused && !pausedOk)
-      ) {
-        return `Map '${name}' is ${stateText()}; initial sync needs a Running or stopped map.`;
+      if (map.state !== MapState.Running && map.state !== MapState.Paused) {
+        return `Map '${name}' is ${stateText()}; initial writes need a Running or Paused map.`;
       }
       return runInitialSync(core, request, step, link, map, jobKind);
     }
     default:
-      return `Unknown action ${step.action}.`;
+      // A persisted step of an action this runtime no longer knows.
+      return `Unknown action ${String(step.action)}.`;
   }
 }

@@ -12,10 +12,12 @@
  * The class is the facade; the work lives in small modules over one shared `RuntimeCore`
  * (`runtimeCore.ts`): links and legal entities (`links.ts`), the request engine (`requests.ts`),
  * initial-sync jobs (`jobs.ts`) and the control API's views (`controlViews.ts`). The map,
- * solution and key endpoints of the gateway stay here.
+ * solution and key endpoints of the gateway stay here. Every answer's shape cites the tool's DTO
+ * (microsoft/Dual-write-automations @ f14edd6, `DWLibary/…`); docs/emulator.md lists them.
  */
 import type { EmulatorContext, EnvironmentPair } from "../core/context";
 import type { TokenClaims } from "../core/http";
+import { DataverseTables } from "../store/schema";
 import type { TableSet, WriteEvent } from "../store/tables";
 import {
   jobsView,
@@ -23,36 +25,37 @@ import {
   mapsView,
   removeLegalEntityByHand,
   setActiveTemplateByHand,
+  setIntegratedByHand,
   setMapStateByHand,
-  setVirtualRows,
-  virtualRowsView,
 } from "./controlViews";
 import { gatewayErrors } from "./errors";
-import { notStartedView, runView } from "./initialSync";
+import { executionView } from "./initialSync";
 import {
   connectionSet,
   editLegalEntities,
   reset,
   resolveEnvironments,
+  solutionRequestView,
   type ResetBody,
 } from "./links";
 import { handleClientWrite } from "./liveSync";
 import {
+  defaultTemplate,
   mapSpec,
   mapSpecs,
-  mapsOfSolution,
   orchestrationSolutions,
   prerequisiteSequence,
-  requiredSolutionVersions,
+  type MapSpec,
 } from "./maps";
+import { cellText } from "./names";
 import { launch, newRequest, newStep, noteRequest, resumeBackground } from "./requests";
 import {
   envByCid,
   fnoUrl,
+  linkByDatasetName,
   linkByOrg,
-  linkForDataset,
   mapByPid,
-  mapByTid,
+  mapByTemplateId,
   requireLink,
   sidesOf,
   type RuntimeCore,
@@ -60,39 +63,55 @@ import {
 import { installedSolution } from "./solutions";
 import {
   emptyState,
-  mapActions,
+  MapAction,
   mapStateName,
   RequestState,
   stoppedStates,
+  type MapActionCode,
   type MapRuntime,
   type RuntimeState,
   type StepParameters,
-  type VirtualRowsEntry,
 } from "./state";
 import {
-  keysOf,
+  activeTemplateOf,
   mapView,
-  pidOf,
+  projectNameOf,
   sortedMaps,
+  templateIdOf,
   templatesOf,
   tidOf,
   versionTextOf,
-  type TemplateView,
 } from "./views";
-import { setVirtualRowCount } from "./virtualRows";
 
 export { maxLegalEntitiesWithInitialWrites } from "./jobs";
-export { maxLegalEntitiesPerLink, type ResetBody } from "./links";
-export { normalizeCodes, parseInstance } from "./names";
+export { maxLegalEntitiesPerLink, type ResetBody, type ResetEnvironment } from "./links";
+export { normalizeCodes } from "./names";
+export { powerPlatformEnvironmentId } from "./ids";
 export type { TemplateView } from "./views";
 
-/** One detail of `POST Start`, already validated. */
+/** One detail of `POST Start`, already parsed (DWLibary/Struct/MapsHelper.cs:31-37). */
 export interface StartDetail {
   tid: string;
-  pid?: string;
+  pid?: string | undefined;
   cid: string;
-  parameters: StepParameters;
+  /** Parsed parameters with defaults; undefined when the detail had none. */
+  parameters?: StepParameters | undefined;
 }
+
+/** What `RetrieveFinanceAndOperationsIntegrationDetails` answers for an integrated org. */
+export interface IntegrationDetails {
+  Url: string;
+  TenantId: string;
+  Id: string;
+}
+
+/** Parameters of a detail without any: a plain start (skip initial sync), master Dataverse. */
+const defaultParameters: StepParameters = {
+  skipInitialSync: true,
+  master: "CRM",
+  legalEntities: null,
+  catchUp: "replay",
+};
 
 /** The dual-write runtime. One per emulator. */
 export class DualWriteRuntime {
@@ -122,9 +141,9 @@ export class DualWriteRuntime {
       return;
     }
     const s = data as Partial<RuntimeState>;
-    if (s.version !== 1 || typeof s.links !== "object" || typeof s.requests !== "object") {
+    if (s.version !== 2 || typeof s.links !== "object" || typeof s.requests !== "object") {
       throw new Error(
-        "The persisted dual-write runtime state has an unknown format (expected version 1).",
+        `The persisted dual-write runtime state has an unknown format (version ${String(s.version)}; expected 2, the gateway dialect of Microsoft's tool). Start with a new data directory.`,
       );
     }
     this.core.state = { ...emptyState(), ...structuredClone(s as RuntimeState) };
@@ -132,7 +151,7 @@ export class DualWriteRuntime {
   }
 
   /**
-   * Hooks the live-sync listeners onto a pair's table sets and puts its virtual row counts back.
+   * Hooks the live-sync listeners onto a pair's table sets.
    * Call after seeding and after restore; attaching the same table set twice does nothing.
    */
   attach(pair: EnvironmentPair): void {
@@ -142,11 +161,6 @@ export class DualWriteRuntime {
       if (!set || this.attached.has(set)) continue;
       this.attached.add(set);
       set.onWrite((event) => this.onWrite(event));
-    }
-    for (const v of this.core.state.virtualRows) {
-      const set =
-        v.kind === "fno" ? this.ctx.fno.get(v.instance) : this.ctx.dataverse.get(v.instance);
-      if (set) setVirtualRowCount(set, v.table, v.company, v.count);
     }
     if (this.resumeNeeded) {
       this.resumeNeeded = false;
@@ -160,18 +174,23 @@ export class DualWriteRuntime {
     this.core.closed = true;
   }
 
-  /** `RetrieveFinanceAndOperationsIntegrationDetails` for a Dataverse org, or undefined when not linked. */
-  integrationDetails(org: string): { Url: string; TenantId: string; Id: string } | undefined {
-    const link = linkByOrg(this.core, org);
-    if (!link) return undefined;
-    return { Url: fnoUrl(this.core, link.fnoEnv), TenantId: link.tenantId, Id: link.cid };
+  /**
+   * `RetrieveFinanceAndOperationsIntegrationDetails` for a Dataverse org: the F&O environment it is
+   * integrated with in Power Platform (its seeded pair), whether or not dual-write links them;
+   * undefined when the integration was removed (control API) or the org has no F&O pair.
+   */
+  integrationDetails(org: string, tenantId: string): IntegrationDetails | undefined {
+    const pair = this.ctx.environments.get(org);
+    if (!pair || !this.ctx.fno.has(pair.name) || this.core.state.unintegrated.includes(org))
+      return undefined;
+    return { Url: fnoUrl(this.core, pair.name), TenantId: tenantId, Id: pair.cid };
   }
 
   // ------------------------------------------------------------------ environments and links
 
-  /** `GET Environments`: the F&O environment a URL (or name) identifies, `[]` when unknown. */
-  resolveEnvironments(targetType: string, identifier: string): unknown[] {
-    return resolveEnvironments(this.core, targetType, identifier);
+  /** `GET Environments?targetType=AX&identifier=<host>`: the linked F&O environment at that host. */
+  resolveEnvironments(identifier: string): unknown[] {
+    return resolveEnvironments(this.core, identifier);
   }
 
   /** `GET /api/ConnectionSet/<cname>`. */
@@ -179,20 +198,17 @@ export class DualWriteRuntime {
     return connectionSet(this.core, cname);
   }
 
-  /**
-   * Reset link: clears the current link's maps, keys, legal-entity mapping and initial-sync
-   * history (never business rows), then links again when `body` names a Dataverse environment.
-   */
+  /** `POST /api/ConnectionSet/<cid>/Reset`: validated now, done after the transition time. */
   reset(
     cid: string,
     body: ResetBody,
     forceReset: boolean,
     claims?: TokenClaims,
-  ): { requestId: string } {
+  ): Record<string, never> {
     return reset(this.core, cid, body, forceReset, claims);
   }
 
-  /** `PUT /api/ConnectionSet/<cid>/LegalEntities`: adds and removes legal entities in place. */
+  /** `PUT /api/ConnectionSet/<cid>/LegalEntities` [choice]: adds and removes legal entities in place. */
   editLegalEntities(
     cid: string,
     requested: readonly string[],
@@ -211,81 +227,117 @@ export class DualWriteRuntime {
     return sortedMaps(link).map((m) => mapView(link, m));
   }
 
-  /** Validates and accepts a `POST Start`; the transitions run in the background. */
-  start(action: number, details: readonly StartDetail[]): { requestId: string } {
-    if (!mapActions.includes(action)) throw gatewayErrors.invalidAction(action);
+  /**
+   * Validates and accepts a `POST Start` (DWLibary/Engines/DWMapEngine.cs:1698-1852); the
+   * transitions run in the background. Refused (400): a `tid` that is no template id of the
+   * environment's maps, a missing or foreign `pid` for `"1"`/`"4"`/`"5"`/`"6"`, a `pid` or
+   * parameters with `"8"` (the tool sends neither, ~1795-1815). Several details are allowed for
+   * every action (pause and resume come in bulk, ~1740-1788).
+   */
+  start(action: MapActionCode, details: readonly StartDetail[]): { requestId: string } {
     if (details.length === 0)
-      throw gatewayErrors.badRequest("details must name at least one map ({tid, cid}).");
-    const cids = new Set(details.map((d) => d.cid));
+      throw gatewayErrors.badRequest("details must name at least one map ({tid, pid, cid}).");
+    const cids = new Set(details.map((d) => d.cid.toLowerCase()));
     if (cids.size > 1)
       throw gatewayErrors.badRequest("All details of one request must have the same cid.");
     const env = envByCid(this.core, details[0]?.cid ?? "");
     const link = requireLink(this.core, env.name);
     const seen = new Set<string>();
-    const targets: Array<{ map: MapRuntime; detail: StartDetail }> = [];
+    const targets: Array<{ map: MapRuntime; parameters: StepParameters }> = [];
     for (const d of details) {
-      const map = mapByTid(link, d.tid);
-      if (!map) throw gatewayErrors.mapNotFound(`with tid ${d.tid} in environment '${env.name}'`);
+      const map = mapByTemplateId(link, d.tid);
+      if (!map) throw gatewayErrors.unknownTemplate(d.tid, env.name);
       if (seen.has(map.name))
         throw gatewayErrors.badRequest(`details names map '${map.name}' twice.`);
       seen.add(map.name);
-      if (d.pid !== undefined && d.pid !== "" && d.pid !== pidOf(link, map.name)) {
-        throw gatewayErrors.badRequest(
-          `pid ${d.pid} is not the project of map '${map.name}' (tid ${d.tid}).`,
-        );
+      if (action === MapAction.Init) {
+        if (d.pid !== undefined || d.parameters !== undefined)
+          throw gatewayErrors.badRequest(
+            `Action "8" initializes a map that has no project: send its detail without pid and without parameters (map '${map.name}').`,
+          );
+      } else {
+        if (d.pid === undefined)
+          throw gatewayErrors.badRequest(
+            `details[].pid is required for action "${action}" (map '${map.name}'); a map without a pid must be initialized first with action "8".`,
+          );
+        if (map.pid === null || d.pid.toLowerCase() !== map.pid)
+          throw gatewayErrors.badRequest(
+            map.pid === null
+              ? `Map '${map.name}' has no project yet (no pid); initialize it with action "8" first.`
+              : `pid ${d.pid} is not the project of map '${map.name}' (tid ${d.tid}).`,
+          );
       }
       const busy = map.busyRequestId;
       if (busy && this.core.state.requests[busy]?.state === RequestState.Waiting)
         throw gatewayErrors.mapBusy(map.name, busy);
-      targets.push({ map, detail: d });
+      targets.push({ map, parameters: d.parameters ?? defaultParameters });
     }
     const request = newRequest(this.core, "map", env, link.generation, action);
-    for (const { map, detail } of targets) {
-      request.steps.push(newStep(map.name, action, detail.parameters));
+    for (const { map, parameters } of targets) {
+      request.steps.push(newStep(map.name, action, parameters));
       map.busyRequestId = request.requestId;
-      noteRequest(map, request, action);
+      noteRequest(map, request);
     }
     launch(this.core, request);
     return { requestId: request.requestId };
   }
 
-  /** `GET Status/<requestId>`. */
-  requestStatus(requestId: string): unknown {
-    const request = this.core.state.requests[requestId];
-    if (!request) throw gatewayErrors.requestNotFound(requestId);
+  /**
+   * `GET Status/<requestId>`: the request's maps as `Entities` items; its outcome is each map's
+   * `detail.lastRequests` entry (DWLibary/Engines/DWMapEngine.cs:1854-1928). `[]` once the link
+   * the request belonged to is gone.
+   */
+  requestStatus(requestId: string): unknown[] {
+    const request = this.core.state.requests[requestId.trim().toLowerCase()];
+    if (!request || (request.kind !== "map" && request.kind !== "legalEntities"))
+      throw gatewayErrors.requestNotFound(requestId);
     const link = this.core.state.links[request.fnoEnv];
-    const maps =
-      link && link.generation === request.generation
-        ? request.steps.flatMap((s) => {
-            const m = link.maps[s.map];
-            return m ? [mapView(link, m)] : [];
-          })
-        : [];
-    return {
-      requestId: request.requestId,
-      action: request.action,
-      state: request.state,
-      errorMessage: request.errorMessage,
-      maps,
-    };
-  }
-
-  /** `POST GetTemplatePrerequisiteSequences/<cid>`: per tid, its prerequisites' tids in start order. */
-  prerequisiteSequences(cid: string, tids: readonly string[]): string[][] {
-    const env = envByCid(this.core, cid);
-    return tids.map((tid) => {
-      const spec = mapSpecs.find((s) => tidOf(env.cid, s.name) === tid);
-      if (!spec) throw gatewayErrors.mapNotFound(`with tid ${tid} in environment '${env.name}'`);
-      return prerequisiteSequence(spec.name).map((n) => tidOf(env.cid, n));
+    if (!link || link.generation !== request.generation) return [];
+    return request.steps.flatMap((s) => {
+      const m = link.maps[s.map];
+      return m ? [mapView(link, m)] : [];
     });
   }
 
-  /** `GET <pid>/FieldMappings` of the active version. */
+  /**
+   * `POST GetTemplatePrerequisiteSequences/<cid>` with template ids: per id, the active template
+   * ids of its prerequisites in start order, the map itself excluded (the tool skips it anyway
+   * and matches the ids against `detail.tid`, DWLibary/Engines/DWMapEngine.cs:1541-1591).
+   */
+  prerequisiteSequences(cid: string, templateIds: readonly string[]): string[][] {
+    const env = envByCid(this.core, cid);
+    const link = this.core.state.links[env.name];
+    const activeIdOf = (spec: MapSpec): string => {
+      const map = link?.maps[spec.name];
+      return map && link
+        ? tidOf(link, map)
+        : templateIdOf(env.cid, spec.name, defaultTemplate(spec));
+    };
+    return templateIds.map((id) => {
+      const wanted = id.trim().toLowerCase();
+      const spec = mapSpecs.find((s) => templatesOf(env.cid, s.name).some((t) => t.id === wanted));
+      if (!spec) throw gatewayErrors.unknownTemplate(id, env.name);
+      return prerequisiteSequence(spec.name).map((n) => activeIdOf(mapSpec(n) as MapSpec));
+    });
+  }
+
+  /**
+   * `GET <pid>/FieldMappings` of the active version (DWLibary/Struct/DWFieldMapping.cs:177-204):
+   * the project's `name` (for `api/Project/<name>/Refresh`) and `id`, one task with one leg.
+   */
   fieldMappings(pid: string): unknown {
-    const { spec } = mapByPid(this.core, pid);
+    const { link, map, spec } = mapByPid(this.core, pid);
+    const template = activeTemplateOf(link, map);
+    const projectName = projectNameOf(link, pid.toLowerCase());
     return {
+      name: projectName,
+      id: map.pid,
+      displayName: map.name,
       entityMappingTasks: [
         {
+          name: map.name,
+          order: 0,
+          connectionSetName: link.cname,
           legs: [
             {
               sourceSchema: spec.financeOperationsEntitySet,
@@ -297,114 +349,170 @@ export class DualWriteRuntime {
           ],
         },
       ],
+      templateIdentifier: {
+        name: template.name,
+        version: { ...template.version },
+        id: template.id,
+        displayName: template.displayName,
+      },
+      // [choice] Whether the last start skipped initial sync is not remembered.
+      skipInitialSync: true,
+      isDualWriteProject: true,
+      tenant: link.tenantId,
     };
   }
 
-  /** `POST SolutionAware/<cid>/SwitchActive/<templateId>?pid=`: makes a version active (map stopped). */
+  /**
+   * `POST api/Project/<name>/Refresh` `{"tokens":[""]}` (DWLibary/Engines/DWMapEngine.cs:1423-1476):
+   * "Refresh tables". The emulator's schemas never go stale, so only the name is checked.
+   */
+  refreshProject(name: string): Record<string, never> {
+    const wanted = name.trim().toLowerCase();
+    for (const link of Object.values(this.core.state.links)) {
+      for (const map of Object.values(link.maps)) {
+        if (map.pid !== null && projectNameOf(link, map.pid).toLowerCase() === wanted) return {};
+      }
+    }
+    throw gatewayErrors.projectNotFound(name);
+  }
+
+  /**
+   * `POST SolutionAware/<cid>/SwitchActive/<templateId>?pid=` with the raw template id as body
+   * (DWLibary/Engines/DWMapEngine.cs:1940-1982): makes that version active; the map's `tid`
+   * follows. The map must be stopped (409 otherwise). The tool ignores the answer [choice: `{}`].
+   */
   switchActive(
     cid: string,
     templateId: string,
     pid: string | undefined,
-  ): { tid: string; template: TemplateView } {
+    body: string,
+  ): Record<string, never> {
     const env = envByCid(this.core, cid);
     const link = requireLink(this.core, env.name);
+    const wanted = templateId.trim().toLowerCase();
+    if (body.trim().toLowerCase() !== wanted) {
+      throw gatewayErrors.badRequest(
+        `The body must be the template id as plain text (${templateId}), as in the path; got ${JSON.stringify(body.slice(0, 80))}.`,
+      );
+    }
     const map =
       pid !== undefined && pid !== ""
-        ? Object.values(link.maps).find((m) => pidOf(link, m.name) === pid)
-        : Object.values(link.maps).find((m) =>
-            templatesOf(link.cid, m.name).some((t) => t.id === templateId),
-          );
+        ? Object.values(link.maps).find((m) => m.pid !== null && m.pid === pid.toLowerCase())
+        : mapByTemplateId(link, wanted);
     if (!map)
       throw gatewayErrors.mapNotFound(pid ? `with pid ${pid}` : `with a version ${templateId}`);
-    const template = templatesOf(link.cid, map.name).find((t) => t.id === templateId);
+    const template = templatesOf(link.cid, map.name).find((t) => t.id === wanted);
     if (!template) throw gatewayErrors.templateNotFound(templateId, map.name);
     if (!stoppedStates.includes(map.state))
       throw gatewayErrors.mapNotStopped(map.name, mapStateName(map.state));
     map.activeTemplate = { author: template.author, version: versionTextOf(template) };
-    return { tid: tidOf(link.cid, map.name), template };
+    return {};
   }
 
-  /** `GET /api/ProjectExecutionWithCompanies/<pid>`: the latest initial sync per legal entity. */
+  /**
+   * `GET /api/ProjectExecutionWithCompanies/<pid>` (DWLibary/Struct/InitialSyncDetails.cs): the
+   * latest run per legal entity, newest first, so the first response's `initialSyncRequestId`
+   * names the latest run (DWLibary/Engines/DWMapEngine.cs:1593-1631). No runs: an empty list.
+   */
   projectExecutions(pid: string): unknown {
-    const { link, map, spec } = mapByPid(this.core, pid);
-    const recorded = Object.values(map.executions);
-    if (!spec.companySpecific) {
-      const first = link.legalEntities[0];
-      const responses =
-        recorded.length > 0 ? recorded.map(runView) : first ? [notStartedView(first)] : [];
-      return { projectExecutionResponses: responses };
-    }
-    const names = [...new Set([...link.legalEntities, ...Object.keys(map.executions)])];
+    const { link, map } = mapByPid(this.core, pid);
+    const projectName = projectNameOf(link, pid.toLowerCase());
+    const dv = this.ctx.dataverse.get(link.org);
+    const companyId = (code: string): string | undefined => {
+      const row = dv
+        ?.all(DataverseTables.companies)
+        .find((r) => cellText(r.row.cdm_companycode).toUpperCase() === code)?.row;
+      return row ? cellText(row.cdm_companyid) : undefined;
+    };
+    const runs = Object.values(map.executions).sort((a, b) => b.startedAt - a.startedAt);
     return {
-      projectExecutionResponses: names.map((le) => {
-        const run = map.executions[le];
-        return run ? runView(run) : notStartedView(le);
-      }),
+      projectName,
+      projectExecutionResponses: runs.map((r) =>
+        executionView(r, { projectName, mapName: map.name, companyId }),
+      ),
     };
   }
 
   // ------------------------------------------------------------------ solutions and keys
 
-  /** `GET SolutionAware/<cid>/Solutions/`. */
+  /**
+   * `GET SolutionAware/<cid>/Solutions/` (DWLibary/Struct/SolutionList.cs): the orchestration
+   * solutions installed in the linked Dataverse org, from its `solutions` table [choice: only
+   * installed ones, as the portal's "Apply solution" list].
+   */
   solutions(cid: string): unknown[] {
     const env = envByCid(this.core, cid);
     const link = requireLink(this.core, env.name);
-    return orchestrationSolutions.map((name) => {
-      const installed = installedSolution(this.core.ctx.dataverse.get(link.org), name);
-      return {
-        uniqueName: name,
-        version: installed?.version ?? requiredSolutionVersions[name] ?? "1.0.0.0",
-        installed: installed !== undefined,
-        applied: link.appliedSolutions.includes(name),
-        maps: mapsOfSolution(name).map((s) => s.name),
-      };
+    const dv = this.ctx.dataverse.get(link.org);
+    return orchestrationSolutions.flatMap((name) => {
+      const row = dv
+        ?.all(DataverseTables.solutions)
+        .find((r) => cellText(r.row.uniquename).toLowerCase() === name.toLowerCase())?.row;
+      if (!row) return [];
+      const solutionId = cellText(row.solutionid);
+      return [
+        {
+          uniquename: name,
+          version: installedSolution(dv, name)?.version ?? "",
+          friendlyname: cellText(row.friendlyname) || name,
+          ismanaged: row.ismanaged === true,
+          solutionid: solutionId,
+          id: solutionId,
+          description: cellText(row.description),
+        },
+      ];
     });
   }
 
-  /** `POST SolutionAware/<cid>/RestoreTemplates`: applies solutions in the background. */
+  /**
+   * `POST SolutionAware/<cid>/RestoreTemplates` `{action:"2", solutions:[{criteria:{uniquename}}]}`:
+   * applies ONE solution in the background — the tool sends each alone, "otherwise duplicates
+   * will appear" (DWLibary/Engines/DWSolutionEngine.cs:102-173); several are refused (400).
+   */
   applySolutions(cid: string, names: readonly string[]): { requestId: string } {
     const env = envByCid(this.core, cid);
     const link = requireLink(this.core, env.name);
-    if (names.length === 0)
+    if (names.length !== 1)
       throw gatewayErrors.badRequest(
-        "solutions must name at least one solution ({criteria:{uniquename}}).",
+        `solutions must name exactly one solution per request (got ${names.length}); apply each in its own RestoreTemplates call.`,
       );
-    const canonical = names.map((n) => {
-      const found = orchestrationSolutions.find((s) => s.toLowerCase() === n.toLowerCase());
-      if (!found) throw gatewayErrors.unknownSolution(n);
-      return found;
-    });
-    const request = newRequest(this.core, "solution", env, link.generation, "RestoreTemplates");
-    request.solutions = [...new Set(canonical)];
+    const name = names[0] as string;
+    const found = orchestrationSolutions.find((s) => s.toLowerCase() === name.toLowerCase());
+    if (!found) throw gatewayErrors.unknownSolution(name);
+    const request = newRequest(this.core, "solution", env, link.generation, "2");
+    request.solutions = [found];
     launch(this.core, request);
     return { requestId: request.requestId };
   }
 
-  /** `GET SolutionAware/<cid>/Status/<requestId>`. */
+  /** `GET SolutionAware/<cid>/Status/<requestId>` (DWLibary/Struct/SolutionHelpers.cs:35-51). */
   solutionStatus(cid: string, requestId: string): unknown {
     const env = envByCid(this.core, cid);
-    const request = this.core.state.requests[requestId];
-    if (!request || request.fnoEnv !== env.name) throw gatewayErrors.requestNotFound(requestId);
-    return { requestId, state: request.state, errorMessage: request.errorMessage };
+    const request = this.core.state.requests[requestId.trim().toLowerCase()];
+    if (!request || request.kind !== "solution" || request.fnoEnv !== env.name)
+      throw gatewayErrors.requestNotFound(requestId);
+    return solutionRequestView(request);
   }
 
-  /** `GET /api/dataset/<org>/IntegrationKeys`: the keys of every applied map. */
-  integrationKeys(orgOrUrl: string): {
-    datasetName: string;
-    integrationKeys: Record<string, string[]>;
-  } {
-    const link = linkForDataset(this.core, orgOrUrl);
-    const keys: Record<string, string[]> = {};
-    for (const m of sortedMaps(link)) {
-      const spec = mapSpec(m.name);
-      if (spec) keys[spec.dataverseEntitySet] = keysOf(link, spec);
+  /**
+   * `POST /api/dataset/<CRM environment name>/IntegrationKeys` `{integrationKeys, datasetName}`
+   * (DWLibary/Engines/DWMapEngine.cs:1480-1533, Struct/IntegrationKeys.cs): sets keys per entity
+   * set (the maps of that set must be stopped). Read back from the connection set (`userKeys`).
+   * The tool only logs the answer [choice: `{}`].
+   */
+  setIntegrationKeys(
+    dataset: string,
+    datasetName: string | undefined,
+    keys: Readonly<Record<string, readonly string[]>>,
+  ): Record<string, never> {
+    const link = linkByDatasetName(this.core, dataset);
+    if (datasetName !== undefined && datasetName.trim().toLowerCase() !== dataset.toLowerCase()) {
+      throw gatewayErrors.badRequest(
+        `datasetName '${datasetName}' differs from the dataset in the path ('${dataset}'); the tool sends the same name in both.`,
+      );
     }
-    return { datasetName: link.org, integrationKeys: keys };
-  }
-
-  /** `POST /api/dataset/<org>/IntegrationKeys`: sets keys per entity set (maps must be stopped). */
-  setIntegrationKeys(orgOrUrl: string, keys: Readonly<Record<string, readonly string[]>>): unknown {
-    const link = linkForDataset(this.core, orgOrUrl);
+    if (Object.keys(keys).length === 0)
+      throw gatewayErrors.badRequest("integrationKeys must name at least one entity set.");
     for (const [set, fields] of Object.entries(keys)) {
       const specs = mapSpecs.filter((s) => s.dataverseEntitySet === set);
       if (specs.length === 0) throw gatewayErrors.unknownEntitySet(set);
@@ -421,7 +529,7 @@ export class DualWriteRuntime {
     }
     for (const [set, fields] of Object.entries(keys))
       link.integrationKeys[set] = fields.map((f) => f.trim());
-    return this.integrationKeys(link.org);
+    return {};
   }
 
   // ------------------------------------------------------------------ control API
@@ -451,6 +559,11 @@ export class DualWriteRuntime {
     return setActiveTemplateByHand(this.core, envName, mapName, version, author);
   }
 
+  /** Removes or restores a Dataverse org's Power Platform integration by hand (drift). */
+  setIntegratedByHand(org: string, integrated: boolean): { org: string; integrated: boolean } {
+    return setIntegratedByHand(this.core, org, integrated);
+  }
+
   /** Removes a legal entity from a link by hand, without the guards (drift). */
   removeLegalEntityByHand(envName: string, code: string): { legalEntities: string[] } {
     return removeLegalEntityByHand(this.core, envName, code);
@@ -459,16 +572,6 @@ export class DualWriteRuntime {
   /** Every initial-sync job with its progress, for `GET /_emulator/jobs`. */
   jobsView(): unknown[] {
     return jobsView(this.core);
-  }
-
-  /** Sets a virtual row count (see `virtualRows.ts`). */
-  setVirtualRows(entry: VirtualRowsEntry): void {
-    setVirtualRows(this.core, entry);
-  }
-
-  /** Every virtual row count. */
-  virtualRowsView(): VirtualRowsEntry[] {
-    return virtualRowsView(this.core);
   }
 
   // ------------------------------------------------------------------ live sync

@@ -13,6 +13,7 @@ export function writeRuntimeConfig(
   dv: TableSet,
   org: string,
   pid: string,
+  projectName: string,
   spec: MapSpec,
   version: string,
   now: number,
@@ -20,7 +21,7 @@ export function writeRuntimeConfig(
   const [major, minor, build, revision] = version.split(".").map((x) => parseInt(x, 10));
   const id = guidFrom("runtimeconfig", org, pid);
   const values = {
-    msdyn_name: pid,
+    msdyn_name: projectName,
     msdyn_unsecure: JSON.stringify({
       ProjectId: pid,
       SourceEntityName: spec.financeOperationsEntitySet,

@@ -1,7 +1,8 @@
 /**
  * Applying orchestration solutions ("Apply Solution"): the Dataverse org must have the solution
  * and the solutions it needs installed, at the required versions (the `solutions` table says which
- * are installed); applied solutions publish their maps, Stopped, at their newest version.
+ * are installed); applied solutions publish their maps, Stopped, without a project, at their
+ * newest version.
  */
 import type { TableSet } from "../store/tables";
 import { DataverseTables } from "../store/schema";
@@ -62,6 +63,8 @@ export function applySolutionMaps(link: LinkState, solutions: readonly string[])
       link.maps[spec.name] = {
         name: spec.name,
         state: MapState.Stopped,
+        // A published map has no project until action "8" initializes it.
+        pid: null,
         activeTemplate: { author: t.author, version: versionText(t.version) },
         lastRequests: [],
         queue: [],

@@ -1,12 +1,17 @@
 /**
- * The dual-write runtime's state: links, per-map runtime state, requests, initial-sync jobs and
- * virtual row counts. It is plain JSON so that persistence can snapshot it with the tables, and
+ * The dual-write runtime's state: links, per-map runtime state, requests and initial-sync jobs.
+ * It is plain JSON so that persistence can snapshot it with the tables, and
  * background work (transitions, jobs) is described by it, so that a restored emulator can pick
  * the work up again.
  */
 import type { Row } from "../store/tables";
 
-/** Map states as the gateway numbers them (DWA `DWEnums.cs`). */
+/**
+ * Map states as the gateway numbers them (DWLibary/DWEnums.cs:43-56). Kept as numbers inside the
+ * runtime; the wire carries them as JSON strings (`"4"`), as the tool's DTO declares
+ * (DWLibary/Struct/DWMaps.cs:73-85) and the live capture in toolbAX
+ * `tests/FoToolbox.Tests/DualWriteResponseParserTests.cs` shows.
+ */
 export const MapState = {
   None: 0,
   Stopped: 1,
@@ -32,24 +37,59 @@ export const stoppedStates: readonly number[] = [
   MapState.NotRunning,
 ];
 
-/** Request states. */
+/** The wire text of a map state (`4` → `"4"`). */
+export function mapStateCode(state: number): string {
+  return String(state);
+}
+
+/**
+ * Request states (DWLibary/DWEnums.cs:58-63); strings on the wire (`"2"`,
+ * DWLibary/Engines/DWMapEngine.cs:1890-1912, DWSolutionEngine.cs:78-89).
+ */
 export const RequestState = { Waiting: 1, Completed: 2, Error: 3 } as const;
 
-/** Map actions of `POST Start` (DWA `DWEnums.cs`; see docs/adr/0003-gateway-surface.md). */
-export const MapAction = { Start: 1, Stop: 2, Pause: 3, Resume: 4, InitialSync: 8 } as const;
+/**
+ * The action codes of `POST Start`, as the tool sends them (strings,
+ * DWLibary/Engines/DWMapEngine.cs:1711-1738): `"1"` start (with `skipInitialSync:false` it is the
+ * initial sync, ~1182-1230), `"4"` stop, `"5"` pause, `"6"` resume, `"8"` initialize a map that
+ * has no project yet (~1351-1358, sent without pid or parameters ~1795-1815).
+ */
+export const MapAction = { Start: "1", Stop: "4", Pause: "5", Resume: "6", Init: "8" } as const;
 
-/** Every valid map action number. */
-export const mapActions: readonly number[] = Object.values(MapAction);
+/** An action code of `POST Start`. */
+export type MapActionCode = (typeof MapAction)[keyof typeof MapAction];
+
+/** Every action code `POST Start` accepts. */
+export const mapActionCodes: readonly string[] = Object.values(MapAction);
+
+/**
+ * What one step of a request does: a `POST Start` action, or the initial writes the runtime runs
+ * by itself for legal entities added to a link (never sent by a client).
+ */
+export type StepAction = MapActionCode | "initialWrites";
+
+/**
+ * What a resume does with the changes queued while the map was paused
+ * (`dualWriteSkipCatchUpSyncParameters`, DWLibary/DWEnums.cs:33-41,
+ * DWLibary/Engines/DWMapEngine.cs:1759-1783): replay them (default), skip to live sync keeping them
+ * as catch-up errors for retry, or skip and discard them.
+ */
+export type CatchUpOption = "replay" | "preserve" | "discard";
 
 /** Which side wins a conflict in an initial sync: `CRM` (Dataverse) or `AX` (F&O). */
 export type Master = "CRM" | "AX";
 
-/** A request as a map lists it in `lastRequests`. */
+/** A request as a map lists it in `lastRequests` (DWLibary/Struct/DWMaps.cs:51-61). */
 export interface RequestRef {
   requestId: string;
-  action: number;
+  /** The action code (`"1"`, `"4"`, …). */
+  action: string;
   state: number;
   errorMessage: string | null;
+  /** Emulated milliseconds when the request was accepted. */
+  createdAt: number;
+  /** Emulated milliseconds of the last change of this map's part. */
+  modifiedAt: number;
 }
 
 /** A change written while a map was not live (Paused, CatchUp, InitialSync), replayed in order. */
@@ -83,12 +123,17 @@ export interface LegRun {
   /** First five errors only, as the gateway reports them. */
   importErrors: ImportError[];
   errorCount: number;
-  /** Real rows walked so far (cursor into the table's rows of this company). */
+  /** Source rows walked so far. */
   processed: number;
-  /** Virtual rows counted as moved so far. */
-  virtualDone: number;
-  /** Virtual rows this leg has to move. */
-  virtualTotal: number;
+  /**
+   * Storage key of the last source row walked (the leg goes on after it, in key order); null
+   * before the first. Absent in state saved before cursors existed: the leg starts over.
+   */
+  cursor?: string | null;
+  /** Rows this leg created on the other side. */
+  inserted: number;
+  /** Rows this leg updated (or found unchanged) on the other side. */
+  updated: number;
   done: boolean;
 }
 
@@ -111,6 +156,11 @@ export interface LegalEntityRun {
 export interface MapRuntime {
   name: string;
   state: number;
+  /**
+   * The map's project id (a bare GUID), or null until action `"8"` initializes the map
+   * (DWLibary/Engines/DWMapEngine.cs:480-506, 1351-1358).
+   */
+  pid: string | null;
   /** The active version: author and dotted version. */
   activeTemplate: { author: string; version: string };
   /** Newest first, at most five. */
@@ -123,13 +173,27 @@ export interface MapRuntime {
   executions: Record<string, LegalEntityRun>;
 }
 
+/** One environment of a connection set, as the Reset body named it (DWLibary/Struct/ResetLinkPayload.cs). */
+export interface LinkEnvironment {
+  /** The key of `environments` in the connection set, and the dataset name of the CRM side. */
+  name: string;
+  displayName: string;
+  isDevInstance: boolean;
+}
+
 /** One link (connection set) between an F&O environment and a Dataverse org. */
 export interface LinkState {
   fnoEnv: string;
   org: string;
   cid: string;
+  /** The connection set's name (`dw-<guid>`), new with every link. */
+  cname: string;
+  /** The Power Platform environment id of the Dataverse org. */
+  powerAppsEnvironment: string;
+  /** The two environments of the connection set. */
+  environments: { ax: LinkEnvironment; crm: LinkEnvironment };
   tenantId: string;
-  /** Increases with every link; background work of an older generation stops. */
+  /** New (and unique) with every link; background work of an older generation stops. */
   generation: number;
   linkedAt: number;
   /** Linked legal entities, upper-case, in link order. */
@@ -146,13 +210,16 @@ export interface LinkState {
 export interface StepParameters {
   skipInitialSync: boolean;
   master: Master;
+  /** Legal entities of an initial sync or initial writes; null: every linked one. */
   legalEntities: string[] | null;
+  /** What a resume does with the queue. */
+  catchUp: CatchUpOption;
 }
 
 /** One map's part of a request. */
 export interface RequestStep {
   map: string;
-  action: number;
+  action: StepAction;
   parameters: StepParameters;
   state: number;
   errorMessage: string | null;
@@ -162,7 +229,18 @@ export interface RequestStep {
 /** What kind of work a request is. */
 export type RequestKind = "map" | "solution" | "reset" | "legalEntities";
 
-/** A request the gateway answered with a `requestId`. */
+/** What an accepted Reset does once its transition time has passed. */
+export interface ResetPlan {
+  /** The Dataverse org to link; null unlinks. */
+  org: string | null;
+  legalEntities: string[];
+  skipInitialWritesForNewLegalEntities: boolean;
+  powerAppsEnvironment: string;
+  environments: { ax: LinkEnvironment; crm: LinkEnvironment } | null;
+  tenantId: string;
+}
+
+/** A request the gateway accepted (map actions, solution applies, resets, initial writes). */
 export interface RequestRecord {
   requestId: string;
   kind: RequestKind;
@@ -170,7 +248,8 @@ export interface RequestRecord {
   fnoEnv: string;
   /** Link generation the request belongs to. */
   generation: number;
-  action: number | string;
+  /** The action code of a map request (`"1"` …), `"2"` for a solution apply, else a word. */
+  action: string;
   state: number;
   errorMessage: string | null;
   createdAt: number;
@@ -178,9 +257,11 @@ export interface RequestRecord {
   steps: RequestStep[];
   /** Solutions of a RestoreTemplates request. */
   solutions: string[];
+  /** The plan of a Reset request. */
+  reset: ResetPlan | null;
 }
 
-/** An initial-sync job (action 8, a start with initial sync, or initial writes for new legal entities). */
+/** An initial-sync job (a start with `skipInitialSync:false`, or initial writes for new legal entities). */
 export interface JobRecord {
   jobId: string;
   requestId: string;
@@ -198,19 +279,9 @@ export interface JobRecord {
   resumeState: number | null;
 }
 
-/** A virtual row count (see `virtualRows.ts`). */
-export interface VirtualRowsEntry {
-  kind: "fno" | "dataverse";
-  instance: string;
-  table: string;
-  /** Company code, upper-case; "" for a global table. */
-  company: string;
-  count: number;
-}
-
 /** Everything the runtime persists. */
 export interface RuntimeState {
-  version: 1;
+  version: 2;
   /** Source of deterministic request and job ids. */
   counter: number;
   /** Links by F&O environment name. */
@@ -219,18 +290,22 @@ export interface RuntimeState {
   /** Request ids, oldest first (old ones are forgotten beyond a limit). */
   requestOrder: string[];
   jobs: Record<string, JobRecord>;
-  virtualRows: VirtualRowsEntry[];
+  /**
+   * Dataverse orgs whose Power Platform integration with their pair's F&O environment was removed
+   * by hand (control API); every seeded pair starts integrated.
+   */
+  unintegrated: string[];
 }
 
 /** A fresh, empty runtime state. */
 export function emptyState(): RuntimeState {
   return {
-    version: 1,
+    version: 2,
     counter: 0,
     links: {},
     requests: {},
     requestOrder: [],
     jobs: {},
-    virtualRows: [],
+    unintegrated: [],
   };
 }

@@ -171,12 +171,17 @@ export interface SeedCustomer {
   readonly email: string;
 }
 
-/** The `size` customers of a company: about 70% organizations, 30% persons. */
-export function seedCustomers(company: SeedLegalEntity, size: number): SeedCustomer[] {
+/**
+ * The `size` customers of a company: about 70% organizations, 30% persons. Made one at a time
+ * as they are read, so that a seed of a million customers never holds them all twice.
+ */
+export function* seedCustomers(
+  company: SeedLegalEntity,
+  size: number,
+): Generator<SeedCustomer, void, undefined> {
   const rng = new SeededRandom(`customers/${company.code}`);
   const groups = seedGroups(size);
   const cities = company.country === "DEU" ? deCities : usCities;
-  const out: SeedCustomer[] = [];
   for (let i = 1; i <= size; i++) {
     const account = `${company.code}-${String(i).padStart(5, "0")}`;
     const person = rng.next() < 0.3;
@@ -187,7 +192,7 @@ export function seedCustomers(company: SeedLegalEntity, size: number): SeedCusto
     if (person) {
       const first = rng.pick(firstNames);
       const last = rng.pick(lastNames);
-      out.push({
+      yield {
         account,
         partyType: "Person",
         organizationName: null,
@@ -197,10 +202,10 @@ export function seedCustomers(company: SeedLegalEntity, size: number): SeedCusto
         currency,
         city,
         email: `${first}.${last}${i}@example.com`.toLowerCase(),
-      });
+      };
     } else {
       const name = `${rng.pick(orgWords)} ${rng.pick(orgKinds)} ${rng.pick(orgSuffixes)}`;
-      out.push({
+      yield {
         account,
         partyType: "Organization",
         organizationName: name,
@@ -213,8 +218,7 @@ export function seedCustomers(company: SeedLegalEntity, size: number): SeedCusto
           .split(" ")[0]
           ?.toLowerCase()
           .replace(/[^a-z]/g, "")}.example`,
-      });
+      };
     }
   }
-  return out;
 }

@@ -38,11 +38,12 @@ import {
   type SeedCustomer,
   type SeedLegalEntity,
 } from "./data";
-import { SCENARIOS, type Scenario } from "../../provider/scenario/scenarios";
+import { SCENARIOS, type Scenario } from "../../facts/scenarios";
+import { setBulkRows } from "./bulk";
 
 /**
- * The six setup scenarios: the provider's list (one definition, so a seed exists for every
- * scenario the provider accepts).
+ * The six setup scenarios: the shared list in `facts/` (one definition, so a seed exists for
+ * every scenario the provider accepts).
  */
 export const scenarios = SCENARIOS;
 export type { Scenario };
@@ -50,11 +51,14 @@ export type { Scenario };
 /** Rows per table per company when a seed gives no size. */
 export const defaultSeedSize = 100;
 
-/** Largest `size` a seed accepts (use virtual rows for data-volume tests). */
-export const maxSeedSize = 100_000;
+/**
+ * Largest `size` a seed accepts: a million customers per company, so that the data-volume rules
+ * (500,000 rows per legal entity, a million rows per side) are reached with real rows.
+ */
+export const maxSeedSize = 1_000_000;
 
-/** A virtual row count to set while seeding (see `emulator/runtime/virtualRows.ts`). */
-export interface SeedVirtualRows {
+/** Generated rows to add while seeding (see `seeds/bulk.ts`). */
+export interface SeedBulkRows {
   readonly side: "fno" | "dataverse";
   readonly table: string;
   /** Company code; omit for a global table. */
@@ -65,12 +69,17 @@ export interface SeedVirtualRows {
 /** Options of `seedEnvironment`. */
 export interface SeedOptions {
   readonly scenario: string;
-  /** Name of the pair in URLs (`/fno/<name>`, `/dataverse/<name>`). */
+  /** Name of the pair (control API, request log). */
   readonly name: string;
+  /**
+   * Its slot in the address plan (`core/hosts.ts`), which gives its URLs.
+   * @default the lowest free slot
+   */
+  readonly slot?: number;
   /** Customers per company (F&O) and per business unit (Dataverse). @default 100 */
   readonly size?: number;
-  /** Virtual row counts, for data-volume cases without storing the rows. */
-  readonly virtualRows?: readonly SeedVirtualRows[];
+  /** Generated rows per table and company, for data-volume cases (`seeds/bulk.ts`). */
+  readonly bulkRows?: readonly SeedBulkRows[];
 }
 
 /** Dataverse solutions installed in a new org (the core package plus party and HR maps). */
@@ -117,7 +126,7 @@ export function seedEnvironment(
     throw new EmulatorHttpError(
       400,
       "InvalidSize",
-      `size must be an integer from 0 to ${maxSeedSize} (rows per table per company); for bigger volumes set virtual rows (PUT /_emulator/virtual-rows).`,
+      `size must be an integer from 0 to ${maxSeedSize} (rows per table per company); for more rows in one table use PUT /_emulator/bulk-rows.`,
     );
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(name)) {
@@ -153,6 +162,7 @@ export function seedEnvironment(
 
   const pair: EnvironmentPair = {
     name,
+    slot: options.slot ?? ctx.hosts.nextSlot(),
     scenario,
     cid: guidFrom("fno-environment", name),
     defaultCompany: fnoKind === "existing" ? "USMF" : "DAT",
@@ -161,13 +171,13 @@ export function seedEnvironment(
   ctx.dataverse.set(name, dv);
   ctx.environments.set(name, pair);
   runtime.attach(pair);
-  for (const v of options.virtualRows ?? []) {
-    runtime.setVirtualRows({
-      kind: v.side,
-      instance: name,
-      table: v.table,
-      company: v.company ?? "",
-      count: v.count,
+  for (const b of options.bulkRows ?? []) {
+    setBulkRows(ctx, {
+      env: name,
+      side: b.side,
+      table: b.table,
+      ...(b.company !== undefined ? { company: b.company } : {}),
+      count: b.count,
     });
   }
   return pair;
@@ -208,7 +218,7 @@ function seedFinanceOperations(
       );
     }
     for (const c of seedCustomers(le, size))
-      fno.insert(FinanceOperationsTables.customers, fnoCustomer(area, c), "seed");
+      fno.insert(FinanceOperationsTables.customers, fnoCustomer(area, c), "seed", { adopt: true });
   }
 }
 
@@ -441,8 +451,9 @@ function seedExistingBusinessData(
       _owningbusinessunit_value: id("businessunit", unit),
     };
     let stamped = 0;
-    for (const [index, c] of seedCustomers(company, size).entries()) {
-      const n = index + 1;
+    let n = 0;
+    for (const c of seedCustomers(company, size)) {
+      n++;
       const shared = n % 2 === 1;
       const number = shared ? c.account : `CRM-${company.code}-${String(n).padStart(5, "0")}`;
       const common: Row = {
@@ -476,6 +487,7 @@ function seedExistingBusinessData(
             ...common,
           },
           "seed",
+          { adopt: true },
         );
       } else {
         dv.insert(
@@ -490,6 +502,7 @@ function seedExistingBusinessData(
             ...common,
           },
           "seed",
+          { adopt: true },
         );
       }
     }

@@ -3,10 +3,11 @@
  *
  * The Dataverse and F&O surfaces are generic over these definitions: they find rows by
  * `keyFields`, name entities by `logicalName` and turn `<nav>@odata.bind` into the `_<nav>_value`
- * column through `lookups`. The dual-write runtime and the seeds write the same columns. Column
- * lists are not declared (rows are free-form JSON); the columns each table carries are listed in
- * docs/wire-contract.md and docs/emulator.md.
+ * column through `lookups`. The dual-write runtime and the seeds write the same columns. Rows are
+ * stored as free-form JSON; the columns the Dataverse surface accepts and the alternate keys
+ * (declared here as unique keys) come from `emulator/dataverse/tableSchemas.ts`.
  */
+import { alternateKeysOf } from "../dataverse/tableSchemas";
 import { mapCatalog } from "../runtime/catalogData";
 import type { TableDefinition, TableSet } from "./tables";
 
@@ -149,9 +150,54 @@ export function dataverseTableDefinitions(): TableDefinition[] {
         : undefined,
     });
   }
-  // GUIDs compare without regard to case in Dataverse.
-  return defs.map((d) => ({ ...d, caseInsensitiveKey: true }));
+  // GUIDs compare without regard to case in Dataverse; so do alternate key values (SQL Server's
+  // case-insensitive collation). Alternate keys are unique indexes, as in Dataverse
+  // ("Alternate keys use database indexes to enforce uniqueness", define-alternate-keys-entity).
+  return defs.map((d) => {
+    const uniqueKeys = alternateKeysOf(d.name);
+    const withKeys = {
+      ...d,
+      caseInsensitiveKey: true,
+      ...(uniqueKeys.length > 0 ? { uniqueKeys } : {}),
+    };
+    return { ...withKeys, indexes: dataverseIndexes(withKeys) };
+  });
 }
+
+/**
+ * The equality indexes of a Dataverse table (issue 9, "Volume"): one per lookup column (company,
+ * owner, business unit, customer group, currency: what the provider, the runtime and the tests
+ * filter on), one per column of an alternate key (the natural keys live sync pairs rows by), the
+ * names the runtime finds business units and teams by, and the company with the column of each
+ * map's source filter (`customertypecode`, `msdyn_sellable`), so that an initial sync counts and
+ * walks one company's rows of one kind without reading the others.
+ * [choice] Which columns are indexed is the emulator's: Dataverse's own indexes are not
+ * published; only reads get faster, answers do not change.
+ */
+function dataverseIndexes(def: TableDefinition): string[][] {
+  const columns = new Set<string>();
+  for (const l of Object.values(def.lookups ?? {})) columns.add(l.column);
+  for (const k of def.uniqueKeys ?? []) for (const c of k.columns) columns.add(c);
+  for (const c of extraDataverseIndexes[def.name] ?? []) columns.add(c);
+  const indexes = [...columns].map((c) => [c]);
+  for (const composite of compositeDataverseIndexes[def.name] ?? []) indexes.push([...composite]);
+  return indexes;
+}
+
+/** Single-column indexes besides lookups and alternate keys. */
+const extraDataverseIndexes: Readonly<Record<string, readonly string[]>> = {
+  [DataverseTables.businessUnits]: ["name"],
+  [DataverseTables.teams]: ["name"],
+  [DataverseTables.solutions]: ["uniquename"],
+  [DataverseTables.companies]: ["cdm_companycode"],
+  [DataverseTables.currencies]: ["isocurrencycode"],
+};
+
+/** Company + source-filter column of the customer maps (`runtime/adapters.ts`). */
+const compositeDataverseIndexes: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
+  [DataverseTables.accounts]: [["_msdyn_company_value", "customertypecode"]],
+  [DataverseTables.contacts]: [["_msdyn_company_value", "msdyn_sellable"]],
+};
 
 /** Definitions for the F&O entities the emulator serves. Codes and `dataAreaId` ignore case. */
 export function financeOperationsTableDefinitions(): TableDefinition[] {
@@ -160,7 +206,24 @@ export function financeOperationsTableDefinitions(): TableDefinition[] {
     { name: FinanceOperationsTables.currencies, keyFields: ["CurrencyCode"] },
     { name: FinanceOperationsTables.customerGroups, keyFields: ["dataAreaId", "CustomerGroupId"] },
     { name: FinanceOperationsTables.customers, keyFields: ["dataAreaId", "CustomerAccount"] },
-  ].map((d) => ({ ...d, caseInsensitiveKey: true }));
+  ].map((d) => ({ ...d, caseInsensitiveKey: true, indexes: fnoIndexes(d) }));
+}
+
+/**
+ * The equality indexes of an F&O entity (issue 9, "Volume"): the company (`dataAreaId`) of
+ * company-specific entities, since every read is scoped to one company unless cross-company (the
+ * company and the other key fields together are the primary key: one row); and, for customers,
+ * the company with the party type (the source filter of the two customer maps) and with each
+ * lookup column (customer group, currency).
+ * [choice] The emulator's indexes, not F&O's; only reads get faster, answers do not change.
+ */
+function fnoIndexes(def: { name: string; keyFields: readonly string[] }): string[][] {
+  const company = def.keyFields.includes("dataAreaId");
+  const indexes: string[][] = company ? [["dataAreaId"]] : [];
+  if (def.name === FinanceOperationsTables.customers)
+    for (const c of ["PartyType", "CustomerGroupId", "SalesCurrencyCode"])
+      indexes.push(["dataAreaId", c]);
+  return indexes;
 }
 
 /** Declares every Dataverse table on `set` (existing tables keep their rows). */

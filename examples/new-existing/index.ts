@@ -7,7 +7,7 @@
  *   step 1     create the company in F&O              (legal entity with createIfMissing)
  *   step 2     add it to the link                     (same legal entity list)
  *   step 3     bootstrap its Dataverse rows           (CompanyBootstrap)
- *   step 4     initial sync per table                 (InitialSyncRun, Dataverse wins)
+ *   step 4     initial sync per table                 (EntityMapBinding initialSync, Dataverse wins)
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as dw from "pulumi-dualwrite";
@@ -34,16 +34,16 @@ const link = new dw.DualWriteConnection("contoso", {
 });
 
 // The order of Microsoft's bootstrap guidance: the legal-entities map runs first, then the
-// company's rows are stamped, then the other maps start (so stamped rows do not stream one by one),
-// and the initial syncs run once every map is live.
+// company's rows are stamped, then the other maps start (so stamped rows do not stream one by one).
 function runningMap(
   name: string,
   mapName: string,
   after: pulumi.Resource[] = [],
+  initialSync?: dw.BindingInitialSyncArgs,
 ): dw.EntityMapBinding {
   return new dw.EntityMapBinding(
     name,
-    { connection: link, mapName, state: "Running" },
+    { connection: link, mapName, state: "Running", ...(initialSync && { initialSync }) },
     { dependsOn: after },
   );
 }
@@ -63,33 +63,23 @@ const bootstrap = new dw.CompanyBootstrap(
   { dependsOn: [legalEntitiesMap] },
 );
 
-const customerGroups = runningMap("customer-groups", "msdyn_customergroups - Customer groups", [
-  legalEntitiesMap,
-  bootstrap,
-]);
-const accounts = runningMap("accounts", "accounts - Customers V3", [customerGroups, currencies]);
-const contacts = runningMap("contacts", "contacts - Customers V3", [customerGroups, currencies]);
-
-// Step 4: initial sync, customer groups before the customers that refer to them. The data lives
-// in Dataverse, so Dataverse wins where a row exists on both sides. Change `initialSyncTrigger`
-// to run them again.
-const trigger = config.get("initialSyncTrigger") ?? "1";
-const allMapsLive = [legalEntitiesMap, currencies, customerGroups, accounts, contacts];
-const groupsSync = new dw.InitialSyncRun(
-  "customer-groups-initial",
-  { entityMap: customerGroups, master: "Dataverse", legalEntities: [company.code], trigger },
-  { dependsOn: allMapsLive },
+// Step 4: each customer map starts with its initial sync — customer groups first, then the
+// customers that refer to them — and each waits until its sync has ended, so every map is started
+// once. The data lives in Dataverse, so Dataverse wins where a row exists on both sides. Change
+// `initialSyncTrigger` to sync them again.
+const fromDataverse: dw.BindingInitialSyncArgs = {
+  master: "Dataverse",
+  legalEntities: [company.code],
+  trigger: config.get("initialSyncTrigger") ?? "1",
+};
+const customerGroups = runningMap(
+  "customer-groups",
+  "msdyn_customergroups - Customer groups",
+  [legalEntitiesMap, bootstrap],
+  fromDataverse,
 );
-for (const [name, map] of [
-  ["accounts", accounts],
-  ["contacts", contacts],
-] as const) {
-  new dw.InitialSyncRun(
-    `${name}-initial`,
-    { entityMap: map, master: "Dataverse", legalEntities: [company.code], trigger },
-    { dependsOn: [...allMapsLive, groupsSync] },
-  );
-}
+runningMap("accounts", "accounts - Customers V3", [customerGroups, currencies], fromDataverse);
+runningMap("contacts", "contacts - Customers V3", [customerGroups, currencies], fromDataverse);
 
 /** The legal entities on the link. */
 export const legalEntities = link.linkedLegalEntities;

@@ -4,7 +4,9 @@
  * | method          | HTTP                                                                   |
  * |-----------------|------------------------------------------------------------------------|
  * | list / pages    | GET <set>?$select&$filter&$orderby&$top, `Prefer: odata.maxpagesize`, then each `@odata.nextLink` |
- * | count           | GET <set>?$count=true (exact up to 5,000), else pages of primary keys  |
+ * | count / countRows | GET <set>?$select=<pk>&$count=true, pages of 5,000 keys with `@odata.nextLink` above 5,000 (exact) |
+ * | countCapped     | GET <set>?$count=true, one row per page (one request; exact below 5,000) |
+ * | createOnce      | PATCH <set>(<id>) with If-None-Match: * (a create a retry cannot repeat) |
  * | get             | GET <set>(<id>)                                                        |
  * | create          | POST <set> → 204 + OData-EntityId                                      |
  * | update          | PATCH <set>(<id>) with If-Match (default `*`: never creates)           |
@@ -12,10 +14,12 @@
  * | batch           | POST $batch (≤ 1,000 requests per call)                                |
  * | whoAmI          | GET WhoAmI                                                             |
  * | integrationDetails | GET RetrieveFinanceAndOperationsIntegrationDetails                  |
+ * | currentOrganization | GET RetrieveCurrentOrganization(AccessType=…'Default')            |
  *
  * Tokens are for the audience `<dataverseUrl>`. A `@odata.nextLink` must stay on this
  * environment's service root: the client never sends its token to another address.
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { DualWriteError, HttpError, InvalidResponseError } from "../errors";
 import { validate, type HttpClient } from "./http";
@@ -55,6 +59,42 @@ const pageSchema = z.object({
   "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": z.boolean().optional(),
 });
 
+/** A page read only to be counted: its rows are not looked into. */
+const countPageSchema = z.object({
+  value: z.array(z.unknown()),
+  "@odata.nextLink": z.string().optional(),
+  "@odata.count": z.number().int().optional(),
+  "@Microsoft.Dynamics.CRM.totalrecordcount": z.number().int().optional(),
+  "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": z.boolean().optional(),
+});
+
+/**
+ * The preference that makes Dataverse say whether `@odata.count` hit its 5,000 cap ("Count rows
+ * using OData", https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows):
+ * without it the annotations are not sent and a count of 5,000 cannot be told from more.
+ */
+const COUNT_ANNOTATIONS =
+  'odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"';
+
+/** A count of rows and what it cost. */
+export interface RowCount {
+  /** Rows that match; when `exact` is false, the table holds at least this many. */
+  readonly rows: number;
+  /**
+   * Whether `rows` is the exact number. Always true from `countRows`; from `countCapped`, false
+   * when the service's 5,000 cap was reached.
+   */
+  readonly exact: boolean;
+  /** HTTP requests the count took. */
+  readonly requests: number;
+}
+
+/** A count for people: `"600,000"`, or `"at least 5,000"` when it is not exact. */
+export function describeRowCount(count: RowCount): string {
+  const n = count.rows.toLocaleString("en-US");
+  return count.exact ? n : `at least ${n}`;
+}
+
 const whoAmISchema = z.object({
   UserId: z.string(),
   BusinessUnitId: z.string(),
@@ -66,6 +106,23 @@ const integrationDetailsSchema = z.object({
   TenantId: z.string(),
   Id: z.string(),
 });
+
+// https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrievecurrentorganization
+// (RetrieveCurrentOrganizationResponse.Detail is an OrganizationDetail complex type).
+const currentOrganizationSchema = z.object({
+  Detail: z.object({
+    OrganizationId: z.string(),
+    FriendlyName: z.string().nullish(),
+    /** The Power Platform environment id (a GUID), which the dual-write gateway names environments by. */
+    EnvironmentId: z.string().min(1),
+    UrlName: z.string().nullish(),
+    UniqueName: z.string().nullish(),
+    TenantId: z.string().nullish(),
+  }),
+});
+
+/** What `currentOrganization` returns (the members the provider reads). */
+export type CurrentOrganization = z.output<typeof currentOrganizationSchema>["Detail"];
 
 /** Options of `DataverseClient`. */
 export interface DataverseClientOptions {
@@ -117,29 +174,91 @@ export class DataverseClient {
   }
 
   /**
-   * How many rows of a set match. Exact: `$count` is capped at 5,000 by the service, so above
-   * that the primary keys are paged through and counted.
-   * @param primaryKey the set's key column, used only above 5,000 rows.
+   * How many rows of a set match, exactly, at any volume: {@link countRows}'s `rows`.
+   * @param primaryKey the set's key column (the only column read).
    *   @default the set name without its plural ending, plus `id` (`accounts` → `accountid`)
    */
   async count(set: string, filter?: string, primaryKey?: string): Promise<number> {
+    return (await this.countRows(set, filter, primaryKey)).rows;
+  }
+
+  /**
+   * How many rows of a set match — always exact — with the fewest requests the Web API allows.
+   * `@odata.count` is exact up to 5,000 ("Count rows using OData"); above that the only exact
+   * documented way is to read the rows, so the first request is also the first page of the
+   * rows' keys: `$select` of the primary key alone, pages of 5,000 (the largest,
+   * `odata.maxpagesize`), `$count=true` and the count annotations. Up to 5,000 rows that one
+   * request is the answer; above, the pages are followed and their rows counted: ⌈N / 5,000⌉
+   * requests for N rows. (`RetrieveTotalRecordCount` is unfiltered and up to 24 hours old;
+   * aggregate queries stop at 50,000 rows — neither is exact.)
+   * @param primaryKey the set's key column (the only column read).
+   *   @default the set name without its plural ending, plus `id` (`accounts` → `accountid`)
+   */
+  async countRows(set: string, filter?: string, primaryKey?: string): Promise<RowCount> {
+    const params: Record<string, string> = {
+      $select: primaryKey ?? defaultPrimaryKey(set),
+      $count: "true",
+    };
+    if (filter) params.$filter = filter;
+    const first = await this.getCountPage(this.url(set, params), MAX_PAGE);
+    const counted = first["@odata.count"];
+    const capped = first["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"];
+    // Below the cap the count is exact; at exactly 5,000 the annotation tells whether it is.
+    if (counted !== undefined && (counted < MAX_PAGE || capped === false))
+      return { rows: counted, exact: true, requests: 1 };
+    let rows = first.value.length;
+    let requests = 1;
+    let next = first["@odata.nextLink"];
+    while (next !== undefined) {
+      const page = await this.getCountPage(next, MAX_PAGE);
+      requests++;
+      rows += page.value.length;
+      next = page["@odata.nextLink"];
+    }
+    return { rows, exact: true, requests };
+  }
+
+  /**
+   * One request: `$count=true` with a one-row page. Exact below 5,000; at the cap `exact` is
+   * false and `rows` is 5,000 ("at least"). For checks that only need "none", "some" or "at least
+   * 5,000" (e.g. whether an environment has data).
+   */
+  async countCapped(set: string, filter?: string): Promise<RowCount> {
     const params: Record<string, string> = { $count: "true" };
     if (filter) params.$filter = filter;
-    // One row per page: only the count matters here.
-    const first = await this.getPage(this.url(set, params), 1);
-    const counted = first["@odata.count"];
-    if (counted !== undefined && !first["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"]) {
-      return counted;
-    }
-    const key = primaryKey ?? defaultPrimaryKey(set);
-    let total = 0;
-    for await (const page of this.pages(set, {
-      select: [key],
-      ...(filter !== undefined && { filter }),
-    })) {
-      total += page.length;
-    }
-    return total;
+    const page = await this.getCountPage(this.url(set, params), 1);
+    const counted = page["@odata.count"];
+    if (counted === undefined)
+      throw new InvalidResponseError("GET", this.url(set, params), "no @odata.count in the answer");
+    const exceeded =
+      page["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] ?? counted >= MAX_PAGE;
+    return { rows: counted, exact: !exceeded, requests: 1 };
+  }
+
+  /**
+   * Creates a row so that no retry can make a second one: the client chooses the primary key
+   * (`id`, or a new GUID) and sends `PATCH <set>(<id>)` with `If-None-Match: *`, which creates
+   * the row or, when it exists, answers 412 without touching it ("Limit upsert operations",
+   * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api#limit-upsert-operations).
+   * The request is therefore idempotent and is retried like a read; a 412 means a previous
+   * attempt (whose answer was lost) created the row. `created` is false then.
+   */
+  async createOnce(
+    set: string,
+    body: Row,
+    options: { id?: string } = {},
+  ): Promise<{ id: string; created: boolean }> {
+    const id = (options.id ?? randomUUID()).toLowerCase();
+    const response = await this.http.request({
+      method: "PATCH",
+      url: this.url(`${set}(${id})`),
+      scope: this.scope,
+      json: body,
+      headers: { ...ODATA_HEADERS, "If-None-Match": "*" },
+      accept: [204, 201, 412],
+      idempotent: true, // creates the row once; every repeat is a 412 that changes nothing
+    });
+    return { id, created: response.status !== 412 };
   }
 
   /** One row by id, or undefined when it does not exist. */
@@ -319,8 +438,9 @@ export class DataverseClient {
   }
 
   /**
-   * The F&O environment this Dataverse environment is linked to (`{Url, TenantId, Id}`), or
-   * undefined when it is not linked (error `0x80048d0b`).
+   * The F&O environment this Dataverse environment is paired with in Power Platform integration
+   * (`{Url, TenantId, Id}`; `Id` is the F&O environment id), or undefined when it is not paired
+   * (error `0x80048d0b`). Pairing is independent of the dual-write link.
    */
   async integrationDetails(): Promise<z.output<typeof integrationDetailsSchema> | undefined> {
     const url = this.url("RetrieveFinanceAndOperationsIntegrationDetails");
@@ -333,6 +453,26 @@ export class DataverseClient {
     });
     if (response.status === 404) return undefined;
     return validate(integrationDetailsSchema, response.body, "GET", url);
+  }
+
+  /**
+   * The organization behind this environment, with its Power Platform environment id
+   * (`Detail.EnvironmentId`), from the documented `RetrieveCurrentOrganization` function.
+   */
+  async currentOrganization(): Promise<CurrentOrganization> {
+    const body = await this.http.requestJson(
+      {
+        method: "GET",
+        url: this.url(
+          "RetrieveCurrentOrganization(AccessType=Microsoft.Dynamics.CRM.EndpointAccessType'Default')",
+        ),
+        scope: this.scope,
+        accept: [200],
+        headers: ODATA_HEADERS,
+      },
+      currentOrganizationSchema,
+    );
+    return body.Detail;
   }
 
   private async getPage(url: string, pageSize: number): Promise<z.output<typeof pageSchema>> {
@@ -352,6 +492,33 @@ export class DataverseClient {
         headers: { ...ODATA_HEADERS, Prefer: `odata.maxpagesize=${pageSize}` },
       },
       pageSchema,
+    );
+  }
+
+  /** One page read for counting (with the count annotations preference). */
+  private async getCountPage(
+    url: string,
+    pageSize: number,
+  ): Promise<z.output<typeof countPageSchema>> {
+    if (!url.startsWith(this.serviceRoot)) {
+      throw new InvalidResponseError(
+        "GET",
+        url,
+        `a next-page link leaves the service root ${this.serviceRoot}; not followed`,
+      );
+    }
+    return this.http.requestJson(
+      {
+        method: "GET",
+        url,
+        scope: this.scope,
+        accept: [200],
+        headers: {
+          ...ODATA_HEADERS,
+          Prefer: `odata.maxpagesize=${pageSize}, ${COUNT_ANNOTATIONS}`,
+        },
+      },
+      countPageSchema,
     );
   }
 

@@ -1,27 +1,44 @@
 /**
  * Client of the DualWriteManagement gateway (docs/wire-contract.md): environments, the link,
  * legal entities, maps and their actions, request status, prerequisites, solutions, versions,
- * integration keys and initial-sync results.
+ * integration keys and initial-sync results — in the dialect of Microsoft's own tool,
+ * microsoft/Dual-write-automations at f14edd6 (`DWLibary/…`), which is the judge of every shape.
+ * Two calls have no public evidence (`unlink`, `setLegalEntities`); each is one method marked
+ * CHOICE so that whoever learns the real shape changes one place. The provider's other guesses
+ * live outside this client, one function each: the values of a NEW link
+ * (`resources/dualWriteConnection/newLinkRequest.ts`) and when a solution counts as applied
+ * (`resources/common/solutions.ts`, `solutionStates`).
  *
- * | method                 | HTTP                                                               |
- * |------------------------|--------------------------------------------------------------------|
- * | findEnvironment        | GET DWM/Environments?targetType=AX&identifier=<F&O URL>            |
- * | getConnectionSet       | GET /api/ConnectionSet/<cname>                                     |
- * | link / unlink          | POST /api/ConnectionSet/<cid>/Reset?targetType=AX&forceReset=…    |
- * | setLegalEntities       | PUT /api/ConnectionSet/<cid>/LegalEntities                         |
- * | listMaps               | GET DWM/Entities?targetType=AX&cid=<cid>                           |
- * | startAction            | POST DWM/Start                                                     |
- * | getRequestStatus/wait… | GET DWM/Status/<requestId>                                         |
- * | prerequisiteSequences  | POST DWM/GetTemplatePrerequisiteSequences/<cid>                    |
- * | fieldMappings          | GET DWM/<pid>/FieldMappings                                        |
- * | listSolutions          | GET DWM/SolutionAware/<cid>/Solutions/                             |
- * | applySolutions         | POST DWM/SolutionAware/<cid>/RestoreTemplates, poll …/Status/<id>  |
- * | switchActive           | POST DWM/SolutionAware/<cid>/SwitchActive/<templateId>?pid=<pid>   |
- * | get/setIntegrationKeys | GET/POST /api/dataset/<org>/IntegrationKeys                        |
- * | initialSyncResults     | GET /api/ProjectExecutionWithCompanies/<pid>                       |
+ * DWM = `<gatewayUrl>/api/DualWriteManagement/1.0/`; the other routes hang off the gateway's root
+ * (`scheme://host`, DWCommonEngine.cs:366, DWMapEngine.cs:1438).
+ *
+ * | method               | HTTP                                                                     | evidence |
+ * |----------------------|--------------------------------------------------------------------------|----------|
+ * | findEnvironment      | GET DWM/Environments?targetType=AX&identifier=<F&O host>                 | DWEnvCalls.cs:24-38; ArgsHandler.cs:28,78-100 (host only) |
+ * | getConnectionSet     | GET /api/ConnectionSet/<cname>                                           | DWCommonEngine.cs:337-412; Struct/DWConnectionSet.cs |
+ * | link                 | POST /api/ConnectionSet/<cid>/Reset?targetType=AX&forceReset=True\|False, ResetLinkPayload; then GET Environments + ConnectionSet until it shows | ResetLinkEngine.cs:44-147 (relink); Struct/ResetLinkPayload.cs; a new link's values: CHOICE (`newLinkRequest`) |
+ * | unlink               | the same Reset with no environments                                      | CHOICE (no evidence) |
+ * | setLegalEntities     | PUT /api/ConnectionSet/<cid>/LegalEntities                               | CHOICE (no evidence) |
+ * | listMaps             | GET DWM/Entities?targetType=AX&cid=<cid>                                 | DWCommonEngine.cs:43-124; Struct/DWMaps.cs |
+ * | startAction          | POST DWM/Start `{action:"1"\|"4"\|"5"\|"6"\|"8", details}`                 | DWMapEngine.cs:1698-1852; Struct/MapsHelper.cs |
+ * | getRequestStatus/wait… | GET DWM/Status/<requestId> → the request's maps                        | DWMapEngine.cs:1854-1928 |
+ * | initialize           | POST DWM/Start "8", then GET DWM/Entities until the map has a pid        | DWMapEngine.cs:1351-1358, 1798-1815 |
+ * | prerequisiteSequence | POST DWM/GetTemplatePrerequisiteSequences/<cid> `["<template id>"]`      | DWMapEngine.cs:1541-1591 |
+ * | fieldMappings        | GET DWM/<pid>/FieldMappings                                              | DWCommonEngine.cs:256-335; Struct/DWFieldMapping.cs |
+ * | refreshTables        | POST /api/Project/<fieldMappings.name>/Refresh `{"tokens":[""]}`          | DWMapEngine.cs:1423-1476 |
+ * | listSolutions        | GET DWM/SolutionAware/<cid>/Solutions/                                   | DWCommonEngine.cs:210-253; Struct/SolutionList.cs |
+ * | applySolution        | POST DWM/SolutionAware/<cid>/RestoreTemplates (one solution), poll …/Status/<id> | DWSolutionEngine.cs:47-173; Struct/SolutionHelpers.cs |
+ * | switchActive         | POST DWM/SolutionAware/<cid>/SwitchActive/<templateId>?pid=<pid>, raw id as body | DWMapEngine.cs:1940-1982 |
+ * | setIntegrationKeys   | POST /api/dataset/<CRM environment name>/IntegrationKeys                 | DWMapEngine.cs:1480-1533; Struct/IntegrationKeys.cs |
+ * | (integration keys read) | from getConnectionSet: CRM schemas' `userKeys`, else `userKey`        | DWCommonEngine.cs:168-208 |
+ * | initialSyncResults   | GET /api/ProjectExecutionWithCompanies/<pid>                             | DWMapEngine.cs:1118-1161, 1593-1631; Struct/InitialSyncDetails.cs |
+ *
+ * Every POST (and the PUT) carries `Accept: application/json` and
+ * `Origin: https://dataintegrator.trafficmanager.net/` (DWHttp.cs:27-42).
  *
  * Starts are not idempotent: after an ambiguous answer the request is looked up in the maps'
- * `lastRequests`, and sent again only when the gateway has no record of it.
+ * `lastRequests`, and sent again only when the gateway has no record of it. A Reset is never sent
+ * again after an ambiguous answer: the link is read, and waited for, instead.
  */
 import type { z } from "zod";
 import { AmbiguousResponseError, DualWriteError, TimeoutError } from "../errors";
@@ -30,23 +47,22 @@ import { parseRetryAfter } from "./retry";
 import {
   connectionSetSchema,
   entityItemSchema,
+  entityItemsSchema,
   environmentsSchema,
   fieldMappingsSchema,
-  integrationKeysSchema,
-  legalEntitiesSchema,
   prerequisitesSchema,
   projectExecutionSchema,
   requestIdSchema,
   solutionStatusSchema,
   solutionsSchema,
   statusSchema,
-  switchActiveSchema,
   templateSchema,
 } from "./gatewaySchemas";
 import { SharedReads } from "./sharedReads";
+import { cancellableSleep, throwIfCancelled } from "./cancel";
 import { DEFAULT_GATEWAY_SCOPE } from "../config";
 
-/** Map state numbers of the gateway. */
+/** Map states (DWLibary/DWEnums.cs:43-55); the wire sends them as strings, e.g. `"4"`. */
 export const MapState = {
   None: 0,
   Stopped: 1,
@@ -59,18 +75,32 @@ export const MapState = {
 /** A map state number (0–6). */
 export type MapState = (typeof MapState)[keyof typeof MapState];
 
-/** Request state numbers of the gateway. */
+/** Request states of `lastRequests` and solution requests (DWMapEngine.cs:1893-1916). */
 export const RequestState = { Waiting: 1, Completed: 2, Error: 3 } as const;
 /** A request state number (1–3). */
 export type RequestState = (typeof RequestState)[keyof typeof RequestState];
 
-/** Map actions of `POST Start` (docs/adr/0003-gateway-surface.md). */
-export const MapAction = { Start: 1, Stop: 2, Pause: 3, Resume: 4, InitialSync: 8 } as const;
-/** A map action number. */
+/**
+ * Action codes of `POST Start`, strings on the wire (DWMapEngine.cs:1713-1738). An initial sync is
+ * a `Start` with `skipInitialSync: false` (DWMapEngine.cs:1225); `Initialize` gives a map that has
+ * no project yet its `pid` (DWMapEngine.cs:1351-1358).
+ */
+export const MapAction = {
+  Start: "1",
+  Stop: "4",
+  Pause: "5",
+  Resume: "6",
+  Initialize: "8",
+} as const;
+/** An action code. */
 export type MapAction = (typeof MapAction)[keyof typeof MapAction];
+
+/** The `Origin` the tool sends with every POST (DWHttp.cs:34; GlobalVar.dataintegratorURL). */
+export const GATEWAY_ORIGIN = "https://dataintegrator.trafficmanager.net/";
 
 /** One map version. */
 export interface MapTemplate {
+  /** The template id: what `Start`, prerequisites and `SwitchActive` take. */
   readonly id: string;
   /** Publisher, e.g. `Microsoft`; empty when the gateway gives none. */
   readonly author: string;
@@ -81,54 +111,116 @@ export interface MapTemplate {
 /** One request in a map's history. */
 export interface LastRequest {
   readonly requestId: string;
-  /** The action number; undefined when the gateway does not say. */
-  readonly action: number | undefined;
+  /** The action code; undefined when the gateway does not say. */
+  readonly action: string | undefined;
+  /** When it was made, as the gateway gives it (ISO 8601); undefined when it does not say. */
+  readonly createdOn: string | undefined;
+  /** A `RequestState` number. */
   readonly state: number;
   readonly errorMessage: string | undefined;
 }
 
 /** A map (table map) of a linked environment. */
 export interface GatewayMap {
-  /** Map family id, stable per map name and environment. */
+  /**
+   * The ACTIVE template id (`detail.tid` == `detail.template.id`): what `Start` and the
+   * prerequisite call take. It changes when another version is made active, so it identifies a
+   * version, not the map; the map's stable identity is its name, `tName`.
+   */
   readonly tid: string;
-  /** Map name, e.g. `accounts - Customers V3`. */
+  /** Map name, e.g. `accounts - Customers V3`: the stable identity of a map on a link. */
   readonly tName: string;
-  /** Runtime project id (`DWM-…`); empty before the map first ran. */
-  readonly pid: string;
+  /** Runtime project id; undefined until the map is initialized (action "8"). */
+  readonly pid: string | undefined;
   readonly state: MapState;
   /** The F&O entity label (left side). */
   readonly financeOperationsEntity: string;
-  /** The Dataverse entity set (right side). */
+  /** The Dataverse entity set (right side); the key of its integration keys. */
   readonly dataverseEntitySet: string;
   /** The active version; undefined when the gateway names none. */
   readonly activeTemplate: MapTemplate | undefined;
   /** Every available version. */
   readonly templates: readonly MapTemplate[];
-  readonly integrationKeys: readonly string[];
+  /** Action codes the gateway allows on the map now, e.g. `["4", "5"]`. */
+  readonly actions: readonly string[];
   readonly lastRequests: readonly LastRequest[];
 }
 
-/** What `findEnvironment` returns. */
+/** What `findEnvironment` returns: a LINKED F&O environment (the gateway lists no other). */
 export interface GatewayEnvironment {
   /** F&O environment id. */
   readonly cid: string;
   /** Connection-set name (used by `getConnectionSet`). */
   readonly cname: string;
-  /** The Dataverse URL it is linked to, when linked. */
-  readonly linkedDataverseUrl?: string;
-  readonly linked: boolean;
+  /** The Power Platform environment id of the linked Dataverse, when the gateway gives it. */
+  readonly powerAppsEnvironment: string | undefined;
+}
+
+/** One environment of a connection set. */
+export interface ConnectionSetEnvironment {
+  /** Its name in the set: for the CRM side, the dataset of integration keys. */
+  readonly name: string;
+  readonly displayName: string | undefined;
+  readonly powerAppsEnvironment: string | undefined;
+  /** The environment's URL. */
+  readonly directUrl: string | undefined;
+  readonly isDevInstance: boolean;
 }
 
 /** What `getConnectionSet` returns. */
 export interface ConnectionSet {
+  /** The F&O environment id (`id`). */
   readonly cid: string;
+  /** The connection-set name (`name`). */
   readonly cname: string;
-  /** The linked Dataverse environment's URL. */
-  readonly dataverseUrl?: string;
-  /** The linked F&O environment's URL. */
-  readonly financeOperationsUrl?: string;
-  /** Codes of the legal entities in the link, as the gateway lists them. */
+  /** The CRM (Dataverse) environment of the set. */
+  readonly dataverse: ConnectionSetEnvironment | undefined;
+  /** The AX (F&O) environment of the set. */
+  readonly financeOperations: ConnectionSetEnvironment | undefined;
+  /** Codes of the legal entities in the link (`mappings[].left.name`), as the gateway lists them. */
   readonly legalEntities: readonly string[];
+  /** Integration keys per Dataverse entity set, from the CRM environment's schemas. */
+  readonly integrationKeys: Readonly<Record<string, readonly string[]>>;
+}
+
+/** A link as `findLink` sees it: the environment's record and its connection set. */
+export interface GatewayLink extends GatewayEnvironment {
+  /** The connection set; undefined when the gateway lists the environment but has no set. */
+  readonly set: ConnectionSet | undefined;
+  /** The linked Dataverse environment's URL (the set's CRM `directUrl`). */
+  readonly dataverseUrl: string | undefined;
+  readonly legalEntities: readonly string[];
+}
+
+/** One environment of a `Reset` body (Struct/ResetLinkPayload.cs:16-24). */
+export interface ResetLinkEnvironment {
+  readonly targetType: "CRM" | "AX";
+  readonly name: string;
+  readonly displayName: string;
+  /** The Power Platform environment id (ResetLinkEngine.cs:141). */
+  readonly id: string;
+  readonly isDevInstance: boolean;
+  readonly directUrl: string;
+}
+
+/** The body of `Reset` (Struct/ResetLinkPayload.cs:9-14). */
+export interface ResetLinkPayload {
+  /** The Power Platform environment id of the Dataverse side (ResetLinkEngine.cs:131). */
+  readonly powerAppsEnvironmentName: string;
+  readonly environments: readonly ResetLinkEnvironment[];
+  readonly legalEntities: readonly string[];
+  /**
+   * Not in the tool's body: sent only when a new link asks to skip initial writes (CHOICE, see
+   * `newLinkRequest`).
+   */
+  readonly skipInitialWritesForNewLegalEntities?: boolean;
+}
+
+/** A link to make: where to send `Reset`, and what. */
+export interface LinkRequest {
+  /** The F&O environment id (the Reset's path). */
+  readonly cid: string;
+  readonly payload: ResetLinkPayload;
 }
 
 /** Which side wins when a row exists on both during initial sync. */
@@ -136,20 +228,21 @@ export type SyncMaster = "Dataverse" | "FinanceOperations";
 
 /** One map of a `startAction` call. */
 export interface ActionDetail {
+  /** The ACTIVE template id of the map (`GatewayMap.tid`). */
   readonly tid: string;
-  /** Project id; omitted for initial sync (action 8), required for the others. */
-  readonly pid?: string;
+  /** Project id; required by every action but "8" (which must not carry one). */
+  readonly pid?: string | undefined;
   readonly cid: string;
-  /** Which side wins conflicts in initial sync. @default "Dataverse" (as the admin UI's Run dialog) */
+  /** Start only: `false` runs an initial sync. @default true */
+  readonly skipInitialSync?: boolean;
+  /** Start only: which side wins conflicts. @default "Dataverse" (`CRM`, the tool's default) */
   readonly master?: SyncMaster;
-  /** Restrict initial sync to these legal entities. */
-  readonly legalEntities?: readonly string[];
 }
 
 /** The state of an asynchronous request. */
 export interface RequestStatus {
   readonly requestId: string;
-  readonly action: number | undefined;
+  readonly action: string | undefined;
   /** A `RequestState` number. */
   readonly state: number;
   readonly errorMessage: string | undefined;
@@ -157,32 +250,54 @@ export interface RequestStatus {
   readonly maps: readonly GatewayMap[];
 }
 
-/** How to wait for an asynchronous request. */
+/** How to wait for an asynchronous operation. */
 export interface WaitOptions {
   /** Give up after this long. @default 1800000 (30 minutes) */
   readonly timeoutMs?: number;
   /** Called after every poll, e.g. to print progress. */
   readonly onProgress?: (status: RequestStatus) => void;
+  /** Ends the wait early, with the status read, when it holds for a status still Waiting. */
+  readonly until?: (status: RequestStatus) => boolean;
+  /**
+   * Stops the wait at once (a `CancelledError`) when aborted; the request goes on at the gateway.
+   * @default the client's `signal`
+   */
+  readonly signal?: AbortSignal;
 }
 
-/** A solution as the gateway lists it. */
+/** A solution as the gateway lists it (no "applied" flag exists on the wire). */
 export interface GatewaySolution {
   readonly uniqueName: string;
   readonly version: string | undefined;
-  readonly installed: boolean;
-  readonly applied: boolean;
-  /** Names of the maps it brings. */
-  readonly maps: readonly string[];
+  readonly friendlyName: string | undefined;
+  /** The Dataverse solution id. */
+  readonly solutionId: string | undefined;
 }
 
-/** Initial-sync outcome for one legal entity. */
+/**
+ * One initial-sync run of a map's project: the `ProjectExecutionWithCompanies` responses that share
+ * an `initialSyncRequestId` (DWMapEngine.cs:1125-1128) — the request id of the `Start` "1" with
+ * `skipInitialSync:false` that began it.
+ */
+export interface InitialSyncRunRecord {
+  /** The run's `initialSyncRequestId`: the start request's id. */
+  readonly runId: string;
+  /** When the run was submitted (its earliest `submittedOn`), as the gateway gives it; "" if none. */
+  readonly submittedOn: string;
+  /** Per legal entity. */
+  readonly results: readonly LegalEntitySyncResult[];
+}
+
+/** Initial-sync outcome for one legal entity, from the latest run. */
 export interface LegalEntitySyncResult {
   readonly legalEntity: string;
-  /** `NotStarted`, `Running`, `Succeeded` or `Failed`. */
-  readonly status: string;
-  readonly requestId: string | undefined;
+  /** The gateway's `executionStatus` text, shown as is (never compared). */
+  readonly executionStatus: string;
+  /** The run's `initialSyncRequestId`. */
+  readonly runId: string | undefined;
   readonly upserted: number;
   readonly errors: number;
+  /** Rows exported by the run's legs. */
   readonly total: number;
   /** The first errors the gateway reports (at most five). */
   readonly firstErrors: readonly { recordId: string; field: string; message: string }[];
@@ -193,11 +308,25 @@ export interface MappingLeg {
   readonly sourceSchema: string;
   readonly destinationSchema: string;
   readonly sourceFilter: string;
+  /**
+   * The filter of the other side's rows (`reversedSourceFilter`, Struct/DWFieldMapping.cs:138): for
+   * a map from F&O to Dataverse, the Dataverse rows it syncs back, as OData (e.g.
+   * `customertypecode eq 3`); empty when none.
+   */
+  readonly reversedSourceFilter: string;
   readonly fieldMappings: readonly {
     sourceField: string;
     destinationField: string;
     syncDirection: string;
   }[];
+}
+
+/** A map's field mapping (`GET <pid>/FieldMappings`). */
+export interface FieldMappings {
+  /** The project name, which `refreshTables` takes; empty when the gateway gives none. */
+  readonly name: string;
+  readonly id: string;
+  readonly legs: readonly MappingLeg[];
 }
 
 /** Options of `GatewayClient`. */
@@ -216,29 +345,43 @@ export interface GatewayClientOptions {
   readonly maxPollMs?: number;
   /** Lookups after an ambiguous start (the request may still be registering). @default 3 */
   readonly lookupAttempts?: number;
+  /**
+   * The provider's cancellation (`provider/cancellation.ts`): every wait of this client — request
+   * polls, link waits — ends at once with a `CancelledError` when it is aborted, leaving the
+   * gateway's work running. @default never cancelled
+   */
+  readonly signal?: AbortSignal;
 }
+
+/** Per-attempt timeout of `Reset`, as the tool allows it (ResetLinkEngine.cs:52). */
+const RESET_TIMEOUT_MS = 300_000;
+/** Per-attempt timeout of `Start` (DWMapEngine.cs:1701). */
+const START_TIMEOUT_MS = 180_000;
+/** How long a link change may take to show. @default 30 minutes */
+const DEFAULT_LINK_TIMEOUT_MS = 30 * 60_000;
 
 /** The gateway client; see the file comment for the calls. */
 export class GatewayClient {
   /** Shared reads of this client; invalidated by every write through it. */
   readonly shared: SharedReads;
   private readonly dwm: string;
-  private readonly api: string;
+  private readonly root: string;
   private readonly scope: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   private readonly pollMs: number;
   private readonly maxPollMs: number;
   private readonly lookupAttempts: number;
+  private readonly signal: AbortSignal | undefined;
 
-  /** @param gatewayUrl base URL, e.g. `https://127.0.0.1:8443/gateway` */
+  /** @param gatewayUrl the gateway's root, e.g. `https://127.0.0.2:8443` */
   constructor(
     gatewayUrl: string,
     private readonly http: HttpClient,
     options: GatewayClientOptions = {},
   ) {
     const base = gatewayUrl.replace(/\/+$/, "");
-    this.api = `${base}/api/`;
+    this.root = `${base}/api/`;
     this.dwm = `${base}/api/DualWriteManagement/1.0/`;
     this.scope = options.scope ?? DEFAULT_GATEWAY_SCOPE;
     this.shared = options.shared ?? new SharedReads();
@@ -247,38 +390,41 @@ export class GatewayClient {
     this.pollMs = options.pollMs ?? 250;
     this.maxPollMs = options.maxPollMs ?? 5_000;
     this.lookupAttempts = options.lookupAttempts ?? 3;
+    this.signal = options.signal;
   }
 
   // ── environments and the link ──────────────────────────────────────────────────────────────
 
-  /** The gateway's record of an F&O environment, or undefined when it does not know the URL. */
+  /**
+   * The gateway's record of a LINKED F&O environment, looked up by its host name; undefined when
+   * the gateway lists none (an unknown host and an environment not linked both answer `[]`).
+   */
   async findEnvironment(
     financeOperationsUrl: string,
     options: { fresh?: boolean } = {},
   ): Promise<GatewayEnvironment | undefined> {
-    const url = `${this.dwm}Environments?${query({ targetType: "AX", identifier: financeOperationsUrl })}`;
+    const identifier = environmentIdentifier(financeOperationsUrl);
+    const url = `${this.dwm}Environments?${query({ targetType: "AX", identifier })}`;
     const list = await this.shared.read(
-      `env:${financeOperationsUrl}`,
+      `env:${identifier}`,
       () => this.get(url, environmentsSchema),
       options,
     );
     const env = list[0];
     if (!env) return undefined;
-    const linkedDataverseUrl = env.powerAppsEnvironment ?? undefined;
     return {
       cid: env.cid,
       cname: env.cname,
-      linked: env.linked ?? linkedDataverseUrl !== undefined,
-      ...(linkedDataverseUrl !== undefined && { linkedDataverseUrl }),
+      powerAppsEnvironment: env.powerAppsEnvironment ?? undefined,
     };
   }
 
-  /** The link of an environment (by connection-set name), or undefined when not linked. */
+  /** A connection set by name, or undefined when the gateway has none of that name. */
   async getConnectionSet(
     cname: string,
     options: { fresh?: boolean } = {},
   ): Promise<ConnectionSet | undefined> {
-    const url = `${this.api}ConnectionSet/${seg(cname)}`;
+    const url = `${this.root}ConnectionSet/${seg(cname)}`;
     const set = await this.shared.read(
       `connectionSet:${cname}`,
       async () => {
@@ -294,103 +440,129 @@ export class GatewayClient {
       },
       options,
     );
-    if (!set) return undefined;
-    const byType = (t: string) =>
-      set.environments.find((e) => e.targetType.toUpperCase() === t)?.directUrl ?? undefined;
-    const dataverseUrl = byType("CRM");
-    const financeOperationsUrl = byType("AX");
+    return set ? toConnectionSet(set) : undefined;
+  }
+
+  /** The link of an F&O environment (its record and connection set), or undefined when not linked. */
+  async findLink(
+    financeOperationsUrl: string,
+    options: { fresh?: boolean } = {},
+  ): Promise<GatewayLink | undefined> {
+    const env = await this.findEnvironment(financeOperationsUrl, options);
+    if (!env) return undefined;
+    const set = await this.getConnectionSet(env.cname, options);
     return {
-      cid: set.cid,
-      cname: set.cname,
-      legalEntities: (set.dualWriteDetail?.legalEntityMappings?.mappings ?? []).map(
-        (m) => m.left.name,
-      ),
-      ...(dataverseUrl !== undefined && { dataverseUrl }),
-      ...(financeOperationsUrl !== undefined && { financeOperationsUrl }),
+      ...env,
+      set,
+      dataverseUrl: set?.dataverse?.directUrl,
+      legalEntities: set?.legalEntities ?? [],
     };
   }
 
   /**
-   * Links (or relinks) an F&O environment to a Dataverse environment with the given legal
-   * entities. The gateway's reset is not idempotent (with `forceReset` it clears maps), so after an
-   * ambiguous answer the link is looked up: already in place → done; not in place → sent once more.
+   * Links (or relinks) through `Reset` with the tool's body, then waits until the link shows
+   * with the requested Dataverse environment and legal entities. The gateway only answers a
+   * status (the tool reads nothing else, ResetLinkEngine.cs:81) and completes the link later.
+   * Reset is never sent twice: after an ambiguous answer the link is read and waited for, and
+   * when it does not show the error says so rather than resetting again.
    *
-   * @returns the request id, or undefined when an ambiguous answer was resolved by the lookup
+   * @returns the link as the gateway shows it afterwards
+   * @throws TimeoutError when the link does not show within `timeoutMs`
    */
   async link(
-    cid: string,
-    args: {
-      readonly dataverseUrl: string;
-      readonly financeOperationsUrl: string;
-      readonly legalEntities: readonly string[];
-      readonly skipInitialWrites: boolean;
-      readonly forceReset: boolean;
-    },
-  ): Promise<string | undefined> {
-    const request: HttpRequest = {
-      method: "POST",
-      url: `${this.api}ConnectionSet/${seg(cid)}/Reset?${query({ targetType: "AX", forceReset: String(args.forceReset) })}`,
-      scope: this.scope,
-      json: {
-        powerAppsEnvironmentName: args.dataverseUrl,
-        environments: [args.financeOperationsUrl, args.dataverseUrl],
-        legalEntities: args.legalEntities,
-        skipInitialWritesForNewLegalEntities: args.skipInitialWrites,
-      },
-      accept: [200, 202],
-      idempotent: false,
-    };
-    const inPlace = async (): Promise<Lookup> => {
-      const env = await this.findEnvironment(args.financeOperationsUrl, { fresh: true });
-      if (!env?.linked || !sameUrl(env.linkedDataverseUrl, args.dataverseUrl))
-        return { applied: false };
-      const set = await this.getConnectionSet(env.cname, { fresh: true });
-      return { applied: set !== undefined && sameSet(set.legalEntities, args.legalEntities) };
-    };
-    return this.writeOnce(request, requestIdSchema, inPlace).then((r) => r?.requestId);
+    request: LinkRequest,
+    options: { readonly forceReset: boolean; readonly timeoutMs?: number },
+  ): Promise<GatewayLink> {
+    const ax = request.payload.environments.find((e) => e.targetType === "AX");
+    const crm = request.payload.environments.find((e) => e.targetType === "CRM");
+    if (!ax || !crm)
+      throw new DualWriteError(
+        "A link request needs one CRM and one AX environment.",
+        "InvalidArgument",
+      );
+    const shows = (link: GatewayLink | undefined): link is GatewayLink =>
+      link !== undefined &&
+      (sameUrl(link.dataverseUrl, crm.directUrl) ||
+        (link.powerAppsEnvironment !== undefined &&
+          sameId(link.powerAppsEnvironment, request.payload.powerAppsEnvironmentName))) &&
+      sameSet(link.legalEntities, request.payload.legalEntities);
+    const linked = await this.resetOnce(request.cid, request.payload, options.forceReset, {
+      financeOperationsUrl: ax.directUrl,
+      done: shows,
+      what: `the link of ${ax.directUrl} to ${crm.directUrl}`,
+      timeoutMs: options.timeoutMs,
+    });
+    if (!linked) throw new DualWriteError("unreachable: a link wait returned no link", "Bug");
+    return linked;
   }
 
-  /** Removes the link (maps, keys and legal-entity mapping go; no business row is touched). */
-  async unlink(cid: string, args: { readonly forceReset: boolean }): Promise<string> {
-    // Unlinking twice leaves the environment unlinked either way, so a retry is safe.
-    const { requestId } = await this.write(
+  /**
+   * CHOICE (no public evidence of how the portal unlinks): `Reset` with no environments and no
+   * legal entities; then waits until the gateway no longer lists the environment. Maps, keys
+   * and legal-entity mapping go with the link; no business row is touched.
+   */
+  async unlink(
+    link: { readonly cid: string; readonly powerAppsEnvironment: string | undefined },
+    financeOperationsUrl: string,
+    options: { readonly forceReset: boolean; readonly timeoutMs?: number },
+  ): Promise<void> {
+    await this.resetOnce(
+      link.cid,
       {
-        method: "POST",
-        url: `${this.api}ConnectionSet/${seg(cid)}/Reset?${query({ targetType: "AX", forceReset: String(args.forceReset) })}`,
-        scope: this.scope,
-        json: {},
-        accept: [200, 202],
-        idempotent: true,
+        powerAppsEnvironmentName: link.powerAppsEnvironment ?? "",
+        environments: [],
+        legalEntities: [],
       },
-      requestIdSchema,
+      options.forceReset,
+      {
+        financeOperationsUrl,
+        done: (found) => found === undefined,
+        what: `the reset of the link of ${financeOperationsUrl}`,
+        timeoutMs: options.timeoutMs,
+      },
     );
-    return requestId;
   }
 
-  /** Sets the legal entities of a link; returns them as the gateway now lists them. */
+  /**
+   * CHOICE (no public evidence of an in-place edit; the tool only relinks): sets the legal
+   * entities of a link with `PUT /api/ConnectionSet/<cid>/LegalEntities`, then waits until the
+   * connection set lists exactly them.
+   */
   async setLegalEntities(
     cid: string,
+    financeOperationsUrl: string,
     codes: readonly string[],
-    skipInitialWrites: boolean,
-  ): Promise<string[]> {
-    const result = await this.write(
+    options: { readonly skipInitialWrites: boolean; readonly timeoutMs?: number },
+  ): Promise<GatewayLink> {
+    await this.write(
       {
         method: "PUT",
-        url: `${this.api}ConnectionSet/${seg(cid)}/LegalEntities`,
+        url: `${this.root}ConnectionSet/${seg(cid)}/LegalEntities`,
         scope: this.scope,
-        json: { legalEntities: codes, skipInitialWritesForNewLegalEntities: skipInitialWrites },
-        accept: [200],
+        headers: WRITE_HEADERS,
+        json: {
+          legalEntities: codes,
+          skipInitialWritesForNewLegalEntities: options.skipInitialWrites,
+        },
+        accept: [200, 202, 204],
       },
-      legalEntitiesSchema,
+      undefined,
     );
-    return result.legalEntities;
+    const found = await this.waitForLink(financeOperationsUrl, {
+      done: (link): link is GatewayLink => link !== undefined && sameSet(link.legalEntities, codes),
+      what: `the legal entities ${codes.join(", ")} on the link of ${financeOperationsUrl}`,
+      timeoutMs: options.timeoutMs,
+    });
+    if (!found) throw new DualWriteError("unreachable: a link wait returned no link", "Bug");
+    return found;
   }
 
   // ── maps ───────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * The maps of a linked environment. Concurrent and near-simultaneous calls for the same `cid`
-   * share one request (see `SharedReads`); `fresh` forces a new one.
+   * The maps of a linked environment (only those of applied solutions). Concurrent and
+   * near-simultaneous calls for the same `cid` share one request (see `SharedReads`); `fresh`
+   * forces a new one.
    */
   async listMaps(cid: string, options: { fresh?: boolean } = {}): Promise<GatewayMap[]> {
     const url = `${this.dwm}Entities?${query({ targetType: "AX", cid })}`;
@@ -403,39 +575,24 @@ export class GatewayClient {
   }
 
   /**
-   * Starts an action (1 start, 2 stop, 3 pause, 4 resume, 8 initial sync) on maps and returns the
-   * request id; wait for it with `waitForRequest`. Start always skips initial sync (that is
-   * action 8's job). After an ambiguous answer the request is looked up in the maps'
-   * `lastRequests` (same action and map, not known before the call); it is sent again only when
-   * the gateway has no record of it.
+   * Sends a map action and returns its request id; wait for it with `waitForRequest`. The body
+   * is the tool's (`startBody`). After an ambiguous answer the request is looked up in the
+   * maps' `lastRequests` (same action and map, not known before the call); it is sent again only
+   * when the gateway has no record of it.
    */
   async startAction(action: MapAction, details: readonly ActionDetail[]): Promise<string> {
-    if (details.length === 0)
-      throw new DualWriteError("startAction needs at least one map.", "InvalidArgument");
+    const json = startBody(action, details);
     const cids = [...new Set(details.map((d) => d.cid))];
     const before = await this.knownRequestIds(cids, false);
     const request: HttpRequest = {
       method: "POST",
       url: `${this.dwm}Start`,
       scope: this.scope,
-      json: {
-        action,
-        details: details.map((d) => ({
-          tid: d.tid,
-          ...(action !== MapAction.InitialSync && d.pid !== undefined && { pid: d.pid }),
-          cid: d.cid,
-          parameters: {
-            skipInitialSync: action !== MapAction.InitialSync,
-            conflictResolution: {
-              option: "1",
-              master: d.master === "FinanceOperations" ? "AX" : "CRM",
-            },
-            ...(d.legalEntities !== undefined && { legalEntities: d.legalEntities }),
-          },
-        })),
-      },
+      headers: WRITE_HEADERS,
+      json,
       accept: [200, 202],
       idempotent: false,
+      timeoutMs: START_TIMEOUT_MS,
     };
     const tids = new Set(details.map((d) => d.tid));
     const lookup = async (): Promise<Lookup> => {
@@ -450,7 +607,7 @@ export class GatewayClient {
       }
       return { applied: false };
     };
-    const result = await this.writeOnce(request, requestIdSchema, lookup);
+    const result = await this.writeOnce(request, lookup);
     if (!result)
       throw new DualWriteError(
         "The gateway recorded the request but its id could not be read.",
@@ -459,7 +616,11 @@ export class GatewayClient {
     return result.requestId;
   }
 
-  /** The current state of an asynchronous request; undefined when the gateway does not know it. */
+  /**
+   * The state of an asynchronous map request: `Status/<requestId>` answers the maps it acted on,
+   * and the outcome is their `lastRequests` entry with that id (DWMapEngine.cs:1881-1917).
+   * Undefined when the gateway does not know the id.
+   */
   async getRequestStatus(requestId: string): Promise<RequestStatus | undefined> {
     const url = `${this.dwm}Status/${seg(requestId)}`;
     const response = await this.http.request({
@@ -469,12 +630,13 @@ export class GatewayClient {
       accept: [200, 404],
     });
     if (response.status === 404) return undefined;
-    return toRequestStatus(validate(statusSchema, response.body, "GET", url));
+    return toRequestStatus(requestId, validate(statusSchema, response.body, "GET", url));
   }
 
   /**
-   * Polls `Status/<requestId>` until the request completes, with growing intervals and the
-   * server's `Retry-After` when it gives one.
+   * Polls `Status/<requestId>` until every map of the request has its entry Completed, with
+   * growing intervals and the server's `Retry-After` when it gives one. An initial sync stays
+   * Waiting until the map leaves InitialSync (DWMapEngine.cs:1237-1297).
    *
    * @returns the final status (state Completed)
    * @throws DualWriteError code `RequestFailed` with the gateway's error message when it failed
@@ -482,47 +644,115 @@ export class GatewayClient {
    */
   async waitForRequest(requestId: string, options: WaitOptions = {}): Promise<RequestStatus> {
     const url = `${this.dwm}Status/${seg(requestId)}`;
-    return this.poll(url, options, statusSchema, toRequestStatus, `request ${requestId}`);
+    return this.poll(
+      async () => {
+        const response = await this.http.request({
+          method: "GET",
+          url,
+          scope: this.scope,
+          accept: [200, 202],
+        });
+        return {
+          status: toRequestStatus(requestId, validate(statusSchema, response.body, "GET", url)),
+          retryAfter: parseRetryAfter(response.headers["retry-after"], this.now()),
+        };
+      },
+      options,
+      `request ${requestId}`,
+    );
   }
 
-  /** For each map, the maps it needs Running first, in start order (itself excluded). */
-  async prerequisiteSequences(cid: string, tids: readonly string[]): Promise<string[][]> {
-    return this.http.requestJson(
+  /**
+   * Initializes a map that has no project yet (action "8", without pid or parameters), waits
+   * for the request, then re-reads the maps until it has a `pid` (DWMapEngine.cs:1351-1358).
+   *
+   * @returns the map with its pid
+   */
+  async initialize(cid: string, map: GatewayMap, options: WaitOptions = {}): Promise<GatewayMap> {
+    if (map.pid) return map;
+    const requestId = await this.startAction(MapAction.Initialize, [{ tid: map.tid, cid }]);
+    await this.waitForRequest(requestId, options);
+    const found = await this.pollFor(
+      async () => {
+        const now = (await this.listMaps(cid, { fresh: true })).find((m) => m.tName === map.tName);
+        return now?.pid ? now : undefined;
+      },
+      options.timeoutMs ?? DEFAULT_LINK_TIMEOUT_MS,
+      `the project of map ${map.tName}`,
+      options.signal,
+    );
+    return found;
+  }
+
+  /**
+   * The prerequisite maps of one template, as ACTIVE template ids in start order, its own id
+   * excluded. One id per call, as the tool sends it (DWMapEngine.cs:1559); the answer's first
+   * list is the sequence (DWMapEngine.cs:1569-1580).
+   */
+  async prerequisiteSequence(cid: string, templateId: string): Promise<string[]> {
+    const lists = await this.http.requestJson(
       {
         method: "POST",
         url: `${this.dwm}GetTemplatePrerequisiteSequences/${seg(cid)}`,
         scope: this.scope,
-        json: tids,
+        headers: WRITE_HEADERS,
+        json: [templateId],
         accept: [200],
         idempotent: true, // a read sent as POST
       },
       prerequisitesSchema,
     );
+    return (lists[0] ?? []).filter((id) => id !== templateId);
   }
 
   /** The field mapping of a map's project. */
-  async fieldMappings(pid: string): Promise<MappingLeg[]> {
+  async fieldMappings(pid: string): Promise<FieldMappings> {
     const body = await this.get(`${this.dwm}${seg(pid)}/FieldMappings`, fieldMappingsSchema);
-    return body.entityMappingTasks.flatMap((task) =>
-      task.legs.map((leg) => ({
-        sourceSchema: leg.sourceSchema ?? "",
-        destinationSchema: leg.destinationSchema ?? "",
-        sourceFilter: leg.sourceFilter ?? "",
-        fieldMappings: leg.fieldMappings.map((f) => ({
-          sourceField: f.sourceField ?? "",
-          destinationField: f.destinationField ?? "",
-          syncDirection:
-            f.syncDirection === null || f.syncDirection === undefined
-              ? ""
-              : String(f.syncDirection),
+    return {
+      name: body.name ?? "",
+      id: body.id ?? "",
+      legs: (body.entityMappingTasks ?? []).flatMap((task) =>
+        (task.legs ?? []).map((leg) => ({
+          sourceSchema: leg.sourceSchema ?? "",
+          destinationSchema: leg.destinationSchema ?? "",
+          sourceFilter: leg.sourceFilter ?? "",
+          reversedSourceFilter: leg.reversedSourceFilter ?? "",
+          fieldMappings: (leg.fieldMappings ?? []).map((f) => ({
+            sourceField: f.sourceField ?? "",
+            destinationField: f.destinationField ?? "",
+            syncDirection:
+              f.syncDirection === null || f.syncDirection === undefined
+                ? ""
+                : String(f.syncDirection),
+          })),
         })),
-      })),
+      ),
+    };
+  }
+
+  /**
+   * Refreshes the tables of a map's project (`fieldMappings(pid).name`), as the tool does
+   * before every initial sync "to make sure all references are set properly"
+   * (DWMapEngine.cs:1222-1224, 1423-1476).
+   */
+  async refreshTables(projectName: string): Promise<void> {
+    await this.write(
+      {
+        method: "POST",
+        url: `${this.root}Project/${seg(projectName)}/Refresh`,
+        scope: this.scope,
+        headers: WRITE_HEADERS,
+        json: { tokens: [""] },
+        accept: [200, 202, 204],
+        idempotent: true, // a refresh twice is a refresh
+      },
+      undefined,
     );
   }
 
   // ── solutions and versions ─────────────────────────────────────────────────────────────────
 
-  /** The orchestration solutions of an environment and whether each is applied. */
+  /** The orchestration solutions the gateway lists for an environment. */
   async listSolutions(cid: string, options: { fresh?: boolean } = {}): Promise<GatewaySolution[]> {
     const url = `${this.dwm}SolutionAware/${seg(cid)}/Solutions/`;
     const list = await this.shared.read(
@@ -530,116 +760,118 @@ export class GatewayClient {
       () => this.get(url, solutionsSchema),
       options,
     );
-    return list.map((s) => ({ ...s, version: s.version ?? undefined }));
+    return list.map((s) => ({
+      uniqueName: s.uniquename,
+      version: s.version ?? undefined,
+      friendlyName: s.friendlyname ?? undefined,
+      solutionId: s.solutionid ?? undefined,
+    }));
   }
 
   /**
-   * Applies solutions (their maps appear in `listMaps`) and waits until the gateway is done.
-   * After an ambiguous answer: already applied → done; otherwise sent once more.
+   * Applies ONE solution ("each solution should be applied separately otherwise duplicates will
+   * appear", DWSolutionEngine.cs:105) and waits until the gateway reports it done. After an
+   * ambiguous answer, `isApplied` says whether it took effect (the gateway has no applied
+   * flag); not applied → sent once more.
    */
-  async applySolutions(
+  async applySolution(
     cid: string,
-    uniqueNames: readonly string[],
-    options: WaitOptions = {},
+    uniqueName: string,
+    options: WaitOptions & { readonly isApplied: () => Promise<boolean> },
   ): Promise<void> {
-    if (uniqueNames.length === 0) return;
     const request: HttpRequest = {
       method: "POST",
       url: `${this.dwm}SolutionAware/${seg(cid)}/RestoreTemplates`,
       scope: this.scope,
-      json: {
-        action: "2",
-        solutions: uniqueNames.map((uniquename) => ({ criteria: { uniquename } })),
-      },
+      headers: WRITE_HEADERS,
+      json: { action: "2", solutions: [{ criteria: { uniquename: uniqueName } }] },
       accept: [200, 202],
       idempotent: false,
     };
-    const applied = async (): Promise<Lookup> => {
-      const solutions = await this.listSolutions(cid, { fresh: true });
-      return {
-        applied: uniqueNames.every((n) =>
-          solutions.some((s) => s.uniqueName.toLowerCase() === n.toLowerCase() && s.applied),
-        ),
-      };
-    };
-    const result = await this.writeOnce(request, requestIdSchema, applied);
+    const result = await this.writeOnce(request, async () => ({
+      applied: await options.isApplied(),
+    }));
     if (!result) return;
     const url = `${this.dwm}SolutionAware/${seg(cid)}/Status/${seg(result.requestId)}`;
     await this.poll(
-      url,
+      async () => {
+        const response = await this.http.request({
+          method: "GET",
+          url,
+          scope: this.scope,
+          accept: [200, 202],
+        });
+        const s = validate(solutionStatusSchema, response.body, "GET", url);
+        return {
+          status: {
+            requestId: s.requestId,
+            action: s.action ?? undefined,
+            state: s.state,
+            errorMessage: s.result?.message ?? undefined,
+            maps: [],
+          },
+          retryAfter: parseRetryAfter(response.headers["retry-after"], this.now()),
+        };
+      },
       options,
-      solutionStatusSchema,
-      (s) => ({
-        requestId: s.requestId,
-        action: undefined,
-        state: s.state,
-        errorMessage: s.errorMessage ?? undefined,
-        maps: [],
-      }),
-      `solution apply ${result.requestId}`,
+      `the apply of solution ${uniqueName}`,
     );
   }
 
-  /** Makes `templateId` the active version of the map with project `pid` (the map must be stopped). */
-  async switchActive(
-    cid: string,
-    templateId: string,
-    pid: string,
-  ): Promise<{ tid: string; template: MapTemplate }> {
-    const result = await this.write(
+  /**
+   * Makes `templateId` the active version of the map with project `pid` (the map must be
+   * stopped). The body is the raw template id, not JSON-quoted, under the JSON content type, as
+   * the tool sends it; its answer is ignored and the maps are re-read (DWMapEngine.cs:1963-1974).
+   */
+  async switchActive(cid: string, templateId: string, pid: string): Promise<void> {
+    await this.write(
       {
         method: "POST",
         url: `${this.dwm}SolutionAware/${seg(cid)}/SwitchActive/${seg(templateId)}?${query({ pid })}`,
         scope: this.scope,
-        accept: [200],
+        headers: { ...WRITE_HEADERS, "content-type": "application/json; charset=utf-8" },
+        body: templateId,
+        accept: [200, 202, 204],
         idempotent: true, // "make X active" twice is still X
       },
-      switchActiveSchema,
+      undefined,
     );
-    return { tid: result.tid, template: toTemplate(result.template) };
   }
 
   // ── integration keys and initial-sync results ──────────────────────────────────────────────
 
   /**
-   * Integration keys per Dataverse entity set of a dataset (the Dataverse org). A shared read:
-   * every map binding of a connection asks for the same dataset in one preview.
+   * Sets the integration keys of one Dataverse entity set. `datasetName` is the name of the CRM
+   * environment in the connection set (DWMapEngine.cs:1501-1514); read them back with
+   * `getConnectionSet` (there is no read route).
    */
-  async getIntegrationKeys(
-    org: string,
-    options: { fresh?: boolean } = {},
-  ): Promise<Record<string, string[]>> {
-    const body = await this.shared.read(
-      `integrationKeys:${org}`,
-      () => this.get(`${this.api}dataset/${seg(org)}/IntegrationKeys`, integrationKeysSchema),
-      options,
-    );
-    return body.integrationKeys;
-  }
-
-  /** Sets the integration keys of one entity set; returns all keys of the dataset. */
   async setIntegrationKeys(
-    org: string,
+    datasetName: string,
     entitySet: string,
     fields: readonly string[],
-  ): Promise<Record<string, string[]>> {
-    const body = await this.write(
+  ): Promise<void> {
+    await this.write(
       {
         method: "POST",
-        url: `${this.api}dataset/${seg(org)}/IntegrationKeys`,
+        url: `${this.root}dataset/${seg(datasetName)}/IntegrationKeys`,
         scope: this.scope,
-        json: { datasetName: org, integrationKeys: { [entitySet]: fields } },
-        accept: [200],
+        headers: WRITE_HEADERS,
+        json: { integrationKeys: { [entitySet]: fields }, datasetName },
+        accept: [200, 201, 204],
         idempotent: true, // sets fixed values
       },
-      integrationKeysSchema,
+      undefined,
     );
-    return body.integrationKeys;
   }
 
-  /** Initial-sync results of a map's project, per legal entity; empty when none ran. */
-  async initialSyncResults(pid: string): Promise<LegalEntitySyncResult[]> {
-    const url = `${this.api}ProjectExecutionWithCompanies/${seg(pid)}`;
+  /**
+   * Every initial-sync run the gateway lists for a map's project, newest first: the responses
+   * grouped by `initialSyncRequestId`, in the order of their first appearance (the gateway lists the
+   * latest run first, DWMapEngine.cs:1125-1128). Empty when none ran. `executionStatus` is kept as
+   * text; nothing here decides success from it.
+   */
+  async initialSyncRuns(pid: string): Promise<InitialSyncRunRecord[]> {
+    const url = `${this.root}ProjectExecutionWithCompanies/${seg(pid)}`;
     const response = await this.http.request({
       method: "GET",
       url,
@@ -647,23 +879,46 @@ export class GatewayClient {
       accept: [200, 404],
     });
     if (response.status === 404) return [];
-    const body = validate(projectExecutionSchema, response.body, "GET", url);
-    return body.projectExecutionResponses.map((r) => ({
-      legalEntity: r.legalEntityName,
-      status: r.executionStatus,
-      requestId: r.initialSyncRequestId ?? undefined,
-      upserted: r.upsertCount,
-      errors: r.errorCount,
-      total: r.totalCount,
-      firstErrors: r.taskExecutionStatuses
-        .flatMap((t) => t.legs.flatMap((l) => l.importErrors))
-        .slice(0, 5)
-        .map((e) => ({
-          recordId: e.recordId ?? "",
-          field: e.sourceField ?? "",
-          message: e.errorMessage ?? "",
-        })),
-    }));
+    const responses =
+      validate(projectExecutionSchema, response.body, "GET", url).projectExecutionResponses ?? [];
+    const runs = new Map<string, { submittedOn: string; results: LegalEntitySyncResult[] }>();
+    for (const r of responses) {
+      const runId = r.initialSyncRequestId ?? "";
+      let run = runs.get(runId);
+      if (!run) runs.set(runId, (run = { submittedOn: "", results: [] }));
+      const submitted = r.submittedOn ?? "";
+      if (submitted !== "" && (run.submittedOn === "" || submitted < run.submittedOn))
+        run.submittedOn = submitted;
+      const legs = (r.taskExecutionStatuses ?? []).flatMap((t) => t.legs ?? []);
+      run.results.push({
+        legalEntity: r.legalEntityName,
+        executionStatus: r.executionStatus ?? "",
+        runId: runId || undefined,
+        upserted: r.upsertCount ?? 0,
+        errors: r.errorCount ?? 0,
+        total: legs.reduce((sum, l) => sum + (l.exportRecordCount ?? 0), 0),
+        firstErrors: legs
+          .flatMap((l) => [...(l.exportErrors ?? []), ...(l.importErrors ?? [])])
+          .slice(0, 5)
+          .map((e) => ({
+            recordId: e.recordId ?? "",
+            field: e.sourceField ?? "",
+            message: e.errorMessage ?? "",
+          })),
+      });
+    }
+    return [...runs].map(([runId, run]) => ({ runId, ...run }));
+  }
+
+  /**
+   * One initial-sync run of a map's project, per legal entity: the run started by `runId`, or the
+   * latest run (the responses that share the FIRST response's `initialSyncRequestId`,
+   * DWMapEngine.cs:1125-1128). Empty when there is no such run.
+   */
+  async initialSyncResults(pid: string, runId?: string): Promise<LegalEntitySyncResult[]> {
+    const runs = await this.initialSyncRuns(pid);
+    const run = runId === undefined ? runs[0] : runs.find((r) => sameId(r.runId, runId));
+    return [...(run?.results ?? [])];
   }
 
   // ── plumbing ───────────────────────────────────────────────────────────────────────────────
@@ -672,32 +927,39 @@ export class GatewayClient {
     return this.http.requestJson({ method: "GET", url, scope: this.scope, accept: [200] }, schema);
   }
 
-  /** A write: invalidates shared reads before and after, whatever the outcome. */
-  private async write<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.output<S>> {
+  /**
+   * A write: invalidates shared reads before and after, whatever the outcome. With a schema the
+   * answer is validated; without, it is not read (the tool ignores it too).
+   */
+  private async write<S extends z.ZodType>(
+    request: HttpRequest,
+    schema: S | undefined,
+  ): Promise<z.output<S> | undefined> {
     this.shared.invalidate();
     try {
-      return await this.http.requestJson(request, schema);
+      if (schema) return await this.http.requestJson(request, schema);
+      await this.http.request(request);
+      return undefined;
     } finally {
       this.shared.invalidate();
     }
   }
 
   /**
-   * A non-idempotent write, sent at most twice: after an ambiguous answer, `lookup` says whether
-   * the gateway shows its effect (asked a few times, since the request may still be registering).
-   * Applied → its request id when the lookup found one, else undefined. Not applied → the gateway
-   * has no record of it, so it never acted on it and it is sent once more; a second ambiguous
-   * answer is final.
+   * A non-idempotent write answered by `{requestId}`, sent at most twice: after an ambiguous
+   * answer, `lookup` says whether the gateway shows its effect (asked a few times, since the
+   * request may still be registering). Applied → its request id when the lookup found one, else
+   * undefined. Not applied → the gateway has no record of it, so it never acted on it and it is
+   * sent once more; a second ambiguous answer is final.
    */
-  private async writeOnce<S extends z.ZodType<{ requestId: string }>>(
+  private async writeOnce(
     request: HttpRequest,
-    schema: S,
     lookup: () => Promise<Lookup>,
   ): Promise<{ requestId: string } | undefined> {
     for (let round = 1; ; round++) {
       let ambiguous: AmbiguousResponseError;
       try {
-        return await this.write(request, schema);
+        return await this.write(request, requestIdSchema);
       } catch (error) {
         if (!(error instanceof AmbiguousResponseError)) throw error;
         ambiguous = error;
@@ -713,6 +975,110 @@ export class GatewayClient {
     }
   }
 
+  /**
+   * Sends one `Reset` and waits until `done` holds for what the gateway shows. The gateway
+   * completes a Reset after answering, so an ambiguous answer (timeout, dropped connection,
+   * 5xx) is followed by reading the link, never by a second Reset: if the link shows as wanted
+   * it is done; if not within `timeoutMs`, the error says the outcome is unknown.
+   */
+  private async resetOnce(
+    cid: string,
+    payload: ResetLinkPayload,
+    forceReset: boolean,
+    wait: {
+      readonly financeOperationsUrl: string;
+      readonly done: (link: GatewayLink | undefined) => boolean;
+      readonly what: string;
+      readonly timeoutMs: number | undefined;
+    },
+  ): Promise<GatewayLink | undefined> {
+    let ambiguous: AmbiguousResponseError | undefined;
+    try {
+      await this.write(
+        {
+          method: "POST",
+          url: `${this.root}ConnectionSet/${seg(cid)}/Reset?${query({
+            targetType: "AX",
+            // C#'s bool.ToString(), as the tool formats it (ResetLinkEngine.cs:59).
+            forceReset: forceReset ? "True" : "False",
+          })}`,
+          scope: this.scope,
+          headers: WRITE_HEADERS,
+          json: payload,
+          accept: [200, 202, 204],
+          idempotent: false,
+          timeoutMs: RESET_TIMEOUT_MS,
+        },
+        undefined,
+      );
+    } catch (error) {
+      if (!(error instanceof AmbiguousResponseError)) throw error;
+      ambiguous = error;
+    }
+    try {
+      return await this.waitForLink(wait.financeOperationsUrl, wait);
+    } catch (error) {
+      if (ambiguous && error instanceof TimeoutError) {
+        throw new DualWriteError(
+          `The gateway's answer to the Reset for ${wait.what} was lost (${ambiguous.message}), and the gateway does not show the result after ${formatDuration(error.timeoutMs)}. It was not sent again: run pulumi up again, which reads the link first.`,
+          "ResetUnconfirmed",
+          { cause: ambiguous },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Reads the link (fresh) until `done` holds; returns what was read last. */
+  private async waitForLink(
+    financeOperationsUrl: string,
+    wait: {
+      readonly done: (link: GatewayLink | undefined) => boolean;
+      readonly what: string;
+      readonly timeoutMs: number | undefined;
+    },
+  ): Promise<GatewayLink | undefined> {
+    const box = await this.pollFor(
+      async () => {
+        const link = await this.findLink(financeOperationsUrl, { fresh: true });
+        return wait.done(link) ? { link } : undefined;
+      },
+      wait.timeoutMs ?? DEFAULT_LINK_TIMEOUT_MS,
+      wait.what,
+    );
+    // Reads made while the change was under way (e.g. of the connection set) are stale now.
+    this.shared.invalidate();
+    return box.link;
+  }
+
+  /**
+   * Calls `read` with growing intervals until it returns a value; times out after `timeoutMs`, and
+   * stops at once when the provider is cancelled.
+   */
+  private async pollFor<T>(
+    read: () => Promise<T | undefined>,
+    timeoutMs: number,
+    what: string,
+    signal: AbortSignal | undefined = this.signal,
+  ): Promise<T> {
+    const deadline = this.now() + timeoutMs;
+    const sleep = cancellableSleep(this.sleep, signal, what);
+    let interval = this.pollMs;
+    for (;;) {
+      throwIfCancelled(signal, what);
+      const value = await read();
+      if (value !== undefined) return value;
+      const left = deadline - this.now();
+      if (left <= 0)
+        throw new TimeoutError(
+          `${what} did not show within ${formatDuration(timeoutMs)}; the gateway may still be working on it: run pulumi up again later, or raise the timeout.`,
+          timeoutMs,
+        );
+      await sleep(Math.min(interval, left));
+      interval = Math.min(this.maxPollMs, Math.round(interval * 1.5));
+    }
+  }
+
   /** Request ids already in the maps' histories, so a lookup can tell ours from older ones. */
   private async knownRequestIds(cids: readonly string[], fresh: boolean): Promise<Set<string>> {
     const ids = new Set<string>();
@@ -723,27 +1089,21 @@ export class GatewayClient {
     return ids;
   }
 
-  private async poll<
-    S extends z.ZodType<{ state: number; errorMessage?: string | null | undefined }>,
-  >(
-    url: string,
+  private async poll(
+    read: () => Promise<{ status: RequestStatus; retryAfter: number | undefined }>,
     options: WaitOptions,
-    schema: S,
-    convert: (body: z.output<S>) => RequestStatus,
     what: string,
   ): Promise<RequestStatus> {
     const timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const deadline = this.now() + timeoutMs;
+    const signal = options.signal ?? this.signal;
+    const sleep = cancellableSleep(this.sleep, signal, what);
     let interval = this.pollMs;
     for (;;) {
-      const response = await this.http.request({
-        method: "GET",
-        url,
-        scope: this.scope,
-        accept: [200, 202],
-      });
-      const status = convert(validate(schema, response.body, "GET", url));
+      throwIfCancelled(signal, what);
+      const { status, retryAfter } = await read();
       options.onProgress?.(status);
+      if (status.state === RequestState.Waiting && options.until?.(status)) return status;
       if (status.state === RequestState.Completed) {
         this.shared.invalidate(); // maps changed state on the server
         return status;
@@ -755,7 +1115,6 @@ export class GatewayClient {
           "RequestFailed",
         );
       }
-      const retryAfter = parseRetryAfter(response.headers["retry-after"], this.now());
       const left = deadline - this.now();
       if (left <= 0) {
         throw new TimeoutError(
@@ -765,13 +1124,59 @@ export class GatewayClient {
         );
       }
       // One last poll at the deadline rather than giving up early.
-      await this.sleep(Math.min(Math.max(interval, retryAfter ?? 0), left));
+      await sleep(Math.min(Math.max(interval, retryAfter ?? 0), left));
       interval = Math.min(this.maxPollMs, Math.round(interval * 1.5));
     }
   }
 }
 
-const entityItemsSchema = entityItemSchema.array();
+/**
+ * The `POST Start` body, as the tool builds it (DWMapEngine.cs:1740-1818): "8" carries neither
+ * pid nor parameters; a single-map start or stop carries `{skipInitialSync, conflictResolution:
+ * {option:"1", master}}`; pause and resume (sent in bulk by the tool) carry no parameters.
+ */
+export function startBody(action: MapAction, details: readonly ActionDetail[]): unknown {
+  if (details.length === 0)
+    throw new DualWriteError("startAction needs at least one map.", "InvalidArgument");
+  return {
+    action,
+    details: details.map((d) => {
+      if (action === MapAction.Initialize) return { tid: d.tid, cid: d.cid };
+      if (!d.pid)
+        throw new DualWriteError(
+          `Action ${action} needs the map's project id (pid); initialize the map first (action 8).`,
+          "InvalidArgument",
+        );
+      const base = { tid: d.tid, pid: d.pid, cid: d.cid };
+      if (action === MapAction.Pause || action === MapAction.Resume) return base;
+      return {
+        ...base,
+        parameters: {
+          skipInitialSync: d.skipInitialSync ?? true,
+          conflictResolution: {
+            option: "1",
+            master: d.master === "FinanceOperations" ? "AX" : "CRM",
+          },
+        },
+      };
+    }),
+  };
+}
+
+/** The identifier by which the gateway knows an F&O environment: the URL's host name only. */
+export function environmentIdentifier(financeOperationsUrl: string): string {
+  try {
+    return new URL(financeOperationsUrl).hostname;
+  } catch {
+    return financeOperationsUrl;
+  }
+}
+
+/** Headers of every gateway write (DWHttp.cs:33-34). */
+const WRITE_HEADERS: Readonly<Record<string, string>> = {
+  accept: "application/json",
+  origin: GATEWAY_ORIGIN,
+};
 
 type EntityItem = z.output<typeof entityItemSchema>;
 
@@ -795,29 +1200,81 @@ function toGatewayMap(item: EntityItem): GatewayMap {
   return {
     tid: d.tid,
     tName: d.tName,
-    pid: d.pid ?? "",
+    pid: d.pid || undefined,
     state: d.state as MapState,
     financeOperationsEntity: item.leftEntity?.name ?? "",
     dataverseEntitySet: item.rightEntity?.name ?? "",
     activeTemplate: d.template ? toTemplate(d.template) : undefined,
-    templates: d.templates.map(toTemplate),
-    integrationKeys: d.integrationKeys,
-    lastRequests: d.lastRequests.map((r) => ({
+    templates: (d.templates ?? []).map(toTemplate),
+    actions: d.actions ?? [],
+    lastRequests: (d.lastRequests ?? []).map((r) => ({
       requestId: r.requestId,
-      action: r.action,
+      action: r.action ?? undefined,
+      createdOn: r.createdOn ?? undefined,
       state: r.state,
       errorMessage: r.errorMessage ?? undefined,
     })),
   };
 }
 
-function toRequestStatus(s: z.output<typeof statusSchema>): RequestStatus {
+/**
+ * A request's outcome from the maps `Status/<id>` answers: Error when any map's entry says so;
+ * Completed when every map that has an entry says so; otherwise Waiting (also while no map shows
+ * the request yet).
+ */
+function toRequestStatus(requestId: string, items: readonly EntityItem[]): RequestStatus {
+  const maps = items.map(toGatewayMap);
+  const entries = maps.flatMap((m) => m.lastRequests.filter((r) => r.requestId === requestId));
+  const failed = entries.find((r) => r.state === RequestState.Error);
+  const state = failed
+    ? RequestState.Error
+    : entries.length > 0 && entries.every((r) => r.state === RequestState.Completed)
+      ? RequestState.Completed
+      : RequestState.Waiting;
   return {
-    requestId: s.requestId,
-    action: s.action,
-    state: s.state,
-    errorMessage: s.errorMessage ?? undefined,
-    maps: s.maps.map(toGatewayMap),
+    requestId,
+    action: entries[0]?.action,
+    state,
+    errorMessage: failed?.errorMessage,
+    maps,
+  };
+}
+
+function toConnectionSet(set: z.output<typeof connectionSetSchema>): ConnectionSet {
+  const envs = Object.values(set.environments ?? {});
+  // The tool takes the first CRM (or CDS) and the first AX environment (DWCommonEngine.cs:134-149).
+  const crm = envs.find((e) => e.targetType === "CRM" || e.targetType.includes("CDS"));
+  const ax = envs.find((e) => e.targetType === "AX");
+  const integrationKeys: Record<string, readonly string[]> = {};
+  for (const schema of crm?.schemas ?? []) {
+    const keys = schema.keys ?? [];
+    const key =
+      keys.find((k) => k.name.toUpperCase() === "USERKEYS") ??
+      keys.find((k) => k.name.toUpperCase() === "USERKEY");
+    if (key) integrationKeys[schema.name] = key.fields ?? [];
+  }
+  const legalEntities: string[] = [];
+  for (const m of set.dualWriteDetail?.legalEntityMappings?.mappings ?? [])
+    if (!legalEntities.includes(m.left.name)) legalEntities.push(m.left.name);
+  return {
+    cid: set.id,
+    cname: set.name,
+    dataverse: crm && toSetEnvironment(crm),
+    financeOperations: ax && toSetEnvironment(ax),
+    legalEntities,
+    integrationKeys,
+  };
+}
+
+function toSetEnvironment(
+  e: NonNullable<z.output<typeof connectionSetSchema>["environments"]>[string],
+): ConnectionSetEnvironment {
+  return {
+    name: e.name,
+    displayName: e.environmentDisplayName ?? undefined,
+    powerAppsEnvironment: e.powerAppsEnvironment ?? undefined,
+    directUrl: e.directUrl ?? undefined,
+    isDevInstance: e.isDevInstance ?? false,
   };
 }
 
@@ -838,10 +1295,15 @@ function query(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 
-function sameUrl(a: string | undefined, b: string): boolean {
-  return (
-    a !== undefined && a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase()
-  );
+/** Whether two environment URLs name the same environment (scheme, host, port, path; case and trailing slashes aside). */
+export function sameUrl(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const norm = (u: string) => u.replace(/\/+$/, "").toLowerCase();
+  return norm(a) === norm(b);
+}
+
+function sameId(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {

@@ -29,6 +29,7 @@ import {
   type Failure,
   type RetryPolicy,
 } from "./retry";
+import { cancellableSleep } from "./cancel";
 
 /** One request, as the clients describe it. */
 export interface HttpRequest {
@@ -95,6 +96,11 @@ export interface HttpClientOptions {
   readonly extraCaPem?: readonly string[];
   /** Called before each attempt; for tests and progress output. Never given headers. */
   readonly onRequest?: (info: { method: string; url: string; attempt: number }) => void;
+  /**
+   * The provider's cancellation: when aborted, a pause between attempts ends at once with a
+   * `CancelledError` (`clients/cancel.ts`) and no further attempt is sent.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A real wait. */
@@ -115,7 +121,7 @@ export class HttpClient {
   constructor(private readonly options: HttpClientOptions = {}) {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 100_000;
-    this.sleep = options.sleep ?? realSleep;
+    this.sleep = cancellableSleep(options.sleep ?? realSleep, options.signal, "a retry");
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     // One keep-alive agent per client: requests of one deployment reuse their TLS connections.

@@ -54,6 +54,11 @@ export interface ClientOptions {
   readonly sharedReadTtlMs?: number;
   /** Skip the per-process cache (a private set of clients). @default false */
   readonly private?: boolean;
+  /**
+   * The provider's cancellation: the clients' waits (gateway polls, retry pauses) stop at once
+   * when it is aborted (`clients/cancel.ts`). Taken when the set of clients is built.
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface ProcessClients {
@@ -136,12 +141,14 @@ function build(cfg: ProviderConfig, options: ClientOptions): ProcessClients {
     ...(options.retry && { retry: options.retry }),
     ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     ...(options.sleep && { sleep: options.sleep }),
+    ...(options.signal && { signal: options.signal }),
   });
   const gateway = new GatewayClient(cfg.gatewayUrl, http, {
     scope: cfg.gatewayScope,
     shared: new SharedReads(ttl(options)),
     ...(options.sleep && { sleep: options.sleep }),
     ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+    ...(options.signal && { signal: options.signal }),
   });
   return { tokens, http, gateway, dataverse: new Map(), fno: new Map(), options };
 }
@@ -161,7 +168,13 @@ function missingUrl(name: string): DualWriteError {
   );
 }
 
-export { DataverseClient, type ListOptions, type Row, DATAVERSE_BATCH_LIMIT } from "./dataverse";
+export {
+  DataverseClient,
+  type CurrentOrganization,
+  type ListOptions,
+  type Row,
+  DATAVERSE_BATCH_LIMIT,
+} from "./dataverse";
 export { FnoClient, type LegalEntity, type CompanyScope, type FnoListOptions } from "./fno";
 export {
   GatewayClient,
@@ -170,14 +183,21 @@ export {
   RequestState,
   type ActionDetail,
   type ConnectionSet,
+  type ConnectionSetEnvironment,
+  type FieldMappings,
   type GatewayEnvironment,
+  type GatewayLink,
   type GatewayMap,
   type GatewaySolution,
+  type InitialSyncRunRecord,
   type LastRequest,
   type LegalEntitySyncResult,
+  type LinkRequest,
   type MapTemplate,
   type MappingLeg,
   type RequestStatus,
+  type ResetLinkEnvironment,
+  type ResetLinkPayload,
   type SyncMaster,
   type WaitOptions,
 } from "./gateway";

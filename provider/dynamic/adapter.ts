@@ -3,27 +3,61 @@
  *
  * Two halves, because a dynamic provider lives in two processes:
  * - {@link dynamicProvider} runs in the program. It returns the object Pulumi closure-serializes
- *   into every resource's state (`__provider`). That object captures two strings and nothing
- *   else: each method `require`s the provider runtime from the installed package *inside the
- *   provider process* and delegates to it. No client, token, configuration or module is
- *   captured, so the serialized text holds no secret and does not change with the code.
+ *   into every resource's state (`__provider`). That object captures four strings and nothing
+ *   else — the resource kind, and where the provider runtime is: the file the program itself
+ *   loaded, the same file's place inside `node_modules`, and the package's module name — and each
+ *   method `require`s the runtime *inside the provider process* and delegates to it. No client,
+ *   token, configuration or module is captured, so the serialized text holds no secret
+ *   (docs/adr/0004-dynamic-provider-runtime.md).
  * - {@link toResourceProvider} runs in the provider process (`provider/dynamic/runtime.ts`): it
  *   strips the engine's `__provider` key, calls the lifecycle, merges inputs into outputs (the
  *   protocol stores only what `create`/`update` return) and prints the reasons of a diff.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { HandlerContext, Lifecycle } from "../resources/common/handler";
+import {
+  checkTimeouts,
+  deadlineOf,
+  optionsUnderDeadline,
+  splitTimeouts,
+  TIMEOUTS_PROPERTY,
+  type ResourceTimeouts,
+  type TimedOperation,
+} from "../resources/common/timeouts";
 
 /** The four custom resources, by their public type names. */
 export type ResourceKind =
   "DualWriteConnection" | "CompanyBootstrap" | "EntityMapBinding" | "InitialSyncRun";
 
 /**
- * What the serialized provider requires in the provider process. It resolves from the program's
- * directory, where the package is installed (`node_modules/pulumi-dualwrite`); the package's
- * `exports` map names it.
+ * The runtime's public module name (package.json `exports`): the last place the serialized
+ * provider looks, from the provider process's working directory (the program's folder).
  */
 export const RUNTIME_MODULE = "pulumi-dualwrite/dynamic-runtime";
+
+/**
+ * The absolute path of the provider runtime of this copy of the package (beside this file),
+ * resolved where the program runs, symlinks resolved (Node loads modules by their real path).
+ * The serialized provider loads this very file when it exists, so the provider process runs the
+ * copy the program used — a direct or a transitive dependency, hoisted or not, npm or pnpm —
+ * without resolving a name from its working directory.
+ */
+export function runtimePath(): string {
+  return require.resolve("./runtime");
+}
+
+/**
+ * The part of `file` after its first `node_modules` folder, with `/` separators, or `""` when
+ * `file` is not inside one (a linked checkout). The same install elsewhere — the project moved,
+ * or the state used on another machine with the same lockfile — has the runtime at that place
+ * below a `node_modules` folder at or above the program's folder.
+ * @example pathWithinNodeModules("/p/node_modules/.pnpm/a@1/node_modules/a/x.js") // ".pnpm/a@1/node_modules/a/x.js"
+ */
+export function pathWithinNodeModules(file: string): string {
+  const parts = file.split(/[\\/]/);
+  const at = parts.indexOf("node_modules");
+  return at < 0 ? "" : parts.slice(at + 1).join("/");
+}
 
 /** The runtime's surface, as the serialized provider calls it. */
 export interface ProviderRuntime {
@@ -41,7 +75,8 @@ const providers = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
 export function dynamicProvider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
   let provider = providers.get(kind);
   if (!provider) {
-    provider = delegatingProvider(kind, RUNTIME_MODULE);
+    const file = runtimePath();
+    provider = delegatingProvider(kind, file, pathWithinNodeModules(file), RUNTIME_MODULE);
     providers.set(kind, provider);
   }
   return provider;
@@ -49,36 +84,77 @@ export function dynamicProvider(kind: ResourceKind): pulumi.dynamic.ResourceProv
 
 /**
  * A provider whose methods each load the runtime and delegate. Everything a method refers to is
- * a parameter of this function (two strings) or a global (`require`), which is what keeps the
- * closure serializer from pulling in anything else.
+ * a parameter of this function (four strings), the local `runtime` (itself only parameters and
+ * globals) or a global (`require`, `process`), which is what keeps the closure serializer from
+ * pulling in anything else.
+ *
+ * The runtime is loaded from the first of: `runtimeFile`, when it exists; `withinNodeModules`
+ * below the nearest `node_modules` folder at or above the working directory that has it; the
+ * module `runtimeModule` resolved from the working directory or from pnpm's hoisting folders
+ * above it. When none works, the error names the places and says what to do.
  */
 export function delegatingProvider(
   kind: ResourceKind,
+  runtimeFile: string,
+  withinNodeModules: string,
   runtimeModule: string,
 ): pulumi.dynamic.ResourceProvider {
   /* eslint-disable @typescript-eslint/no-require-imports -- loaded in the provider process, never captured */
+  const runtime = (): ProviderRuntime => {
+    const fs = require("node:fs") as typeof import("node:fs");
+    const path = require("node:path") as typeof import("node:path");
+    // Existence first: a MODULE_NOT_FOUND from inside an existing runtime (a missing dependency)
+    // must surface as itself, not turn into a search elsewhere.
+    if (fs.existsSync(runtimeFile)) return require(runtimeFile) as ProviderRuntime;
+    const folders: string[] = [];
+    for (let dir = process.cwd(); !folders.includes(dir); dir = path.dirname(dir)) {
+      folders.push(dir);
+    }
+    for (const folder of withinNodeModules === "" ? [] : folders) {
+      const candidate = path.join(folder, "node_modules", withinNodeModules);
+      if (fs.existsSync(candidate)) return require(candidate) as ProviderRuntime;
+    }
+    try {
+      // pnpm links every package of its store into node_modules/.pnpm/node_modules (its private
+      // hoisting), where a transitive dependency is found whatever its version.
+      const paths = [process.cwd(), ...folders.map((f) => path.join(f, "node_modules", ".pnpm"))];
+      return require(require.resolve(runtimeModule, { paths })) as ProviderRuntime;
+    } catch (error) {
+      const below =
+        withinNodeModules === ""
+          ? ""
+          : `, not at node_modules/${withinNodeModules} in or above ${process.cwd()}`;
+      throw new Error(
+        `pulumi-dualwrite: the provider runtime is not at ${runtimeFile} (where the program that ` +
+          `wrote this state loaded it)${below}, and ${runtimeModule} does not resolve from ` +
+          `${process.cwd()}. Install pulumi-dualwrite in the program's project (npm install ` +
+          `pulumi-dualwrite) and run the command from its folder.`,
+        { cause: error },
+      );
+    }
+  };
   return {
     configure(req) {
-      (require(runtimeModule) as ProviderRuntime).configure((key) => req.config.get(key));
-      return Promise.resolve();
+      // Through a promise, so that a runtime that cannot be loaded rejects rather than throws.
+      return Promise.resolve().then(() => runtime().configure((key) => req.config.get(key)));
     },
     async check(olds, news) {
-      return (require(runtimeModule) as ProviderRuntime).provider(kind).check!(olds, news);
+      return runtime().provider(kind).check!(olds, news);
     },
     async diff(id, olds, news) {
-      return (require(runtimeModule) as ProviderRuntime).provider(kind).diff!(id, olds, news);
+      return runtime().provider(kind).diff!(id, olds, news);
     },
     async create(inputs) {
-      return (require(runtimeModule) as ProviderRuntime).provider(kind).create(inputs);
+      return runtime().provider(kind).create(inputs);
     },
     async read(id, props) {
-      return (require(runtimeModule) as ProviderRuntime).provider(kind).read!(id, props);
+      return runtime().provider(kind).read!(id, props);
     },
     async update(id, olds, news) {
-      return (require(runtimeModule) as ProviderRuntime).provider(kind).update!(id, olds, news);
+      return runtime().provider(kind).update!(id, olds, news);
     },
     async delete(id, props) {
-      return (require(runtimeModule) as ProviderRuntime).provider(kind).delete!(id, props);
+      return runtime().provider(kind).delete!(id, props);
     },
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
@@ -97,29 +173,54 @@ export function withoutProviderKey(props: Props | undefined): Props {
 /**
  * Adapts a lifecycle to the dynamic-provider interface (provider-process side). `context`
  * is called per operation, so a configuration change between calls is seen.
+ *
+ * The `timeouts` input (`resources/common/timeouts.ts`) is the adapter's: it is checked here, kept
+ * out of the lifecycle's inputs, stored with the outputs (so that a delete finds it in the state),
+ * and turned into the deadline of each create, update and delete — the engine's `customTimeouts`
+ * never reach a dynamic provider.
  */
 export function toResourceProvider<I extends object, O extends I>(
   lifecycle: Lifecycle<I, O>,
   context: () => HandlerContext,
+  now: () => number = Date.now,
 ): pulumi.dynamic.ResourceProvider {
+  /** The context of one operation, its waits under the operation's deadline. */
+  const timed = (timeouts: ResourceTimeouts | undefined, operation: TimedOperation) => {
+    const ctx = context();
+    const deadline = deadlineOf(timeouts, operation, now());
+    return deadline === undefined
+      ? ctx
+      : { ...ctx, options: optionsUnderDeadline(ctx.options, deadline, now) };
+  };
+  /** The engine's `__provider` and the adapter's `timeouts` taken off. */
+  const split = (props: Props | undefined) => splitTimeouts(withoutProviderKey(props));
+  const withTimeouts = (outs: Props, timeouts: ResourceTimeouts | undefined): Props =>
+    timeouts === undefined ? outs : { ...outs, [TIMEOUTS_PROPERTY]: timeouts };
   return {
     async check(olds: Props, news: Props) {
-      const failures = await lifecycle.check(
-        withoutProviderKey(olds),
-        withoutProviderKey(news),
-        context(),
-      );
-      return { inputs: news, failures };
+      const ctx = context();
+      const failures = [
+        ...checkTimeouts(news[TIMEOUTS_PROPERTY]),
+        ...(await lifecycle.check(split(olds).inputs, split(news).inputs, ctx)),
+      ];
+      // Inputs the provider resolves (e.g. the version `latest` stands for) are kept in the state
+      // with the declared ones, so a preview shows their change.
+      const resolved =
+        failures.length === 0 && lifecycle.resolveInputs
+          ? await lifecycle.resolveInputs(split(olds).inputs, split(news).inputs, ctx)
+          : {};
+      return { inputs: { ...news, ...resolved }, failures };
     },
     async diff(id: string, olds: Props, news: Props) {
       const ctx = context();
       const outcome = await lifecycle.diff(
         id,
-        withoutProviderKey(olds) as O,
-        withoutProviderKey(news) as I,
+        split(olds).inputs as O,
+        split(news).inputs as I,
         ctx,
       );
-      for (const reason of outcome.reasons) ctx.log(`${lifecycle.resource} ${id}: ${reason}`);
+      // Each reason names the link or map it is about; the gateway id would say nothing more.
+      for (const reason of outcome.reasons) ctx.log(`${lifecycle.resource}: ${reason}`);
       // `changes` is always a boolean: left undefined, the engine would diff the inputs itself,
       // `__provider` included (pulumi-notes §1).
       return {
@@ -129,24 +230,36 @@ export function toResourceProvider<I extends object, O extends I>(
       };
     },
     async create(inputs: Props) {
-      const plain = withoutProviderKey(inputs) as I;
-      const { id, outs } = await lifecycle.create(plain, context());
-      return { id, outs: { ...plain, ...outs } };
+      const { inputs: plain, timeouts } = split(inputs);
+      const { id, outs } = await lifecycle.create(plain as I, timed(timeouts, "create"));
+      return { id, outs: withTimeouts({ ...plain, ...outs }, timeouts) };
     },
     async read(id: string, props?: Props) {
-      const outcome = await lifecycle.read(id, withoutProviderKey(props) as O, context());
+      const { inputs: plain, timeouts } = split(props);
+      const outcome = await lifecycle.read(id, plain as O, context());
       // No id tells the engine the object is gone.
-      return outcome
-        ? { id: outcome.id, props: { ...outcome.props } }
-        : { id: undefined, props: {} };
+      if (!outcome) return { id: undefined, props: {} };
+      // Drift the read recorded in the declared properties goes to the inputs too, as other
+      // providers' refresh does, so the next preview shows it (observed → declared).
+      return {
+        id: outcome.id,
+        props: withTimeouts({ ...(outcome.props as Props) }, timeouts),
+        ...(outcome.inputs && { inputs: withTimeouts({ ...outcome.inputs }, timeouts) }),
+      };
     },
     async update(id: string, olds: Props, news: Props) {
-      const plain = withoutProviderKey(news) as I;
-      const outs = await lifecycle.update(id, withoutProviderKey(olds) as O, plain, context());
-      return { outs: { ...plain, ...outs } };
+      const { inputs: plain, timeouts } = split(news);
+      const outs = await lifecycle.update(
+        id,
+        split(olds).inputs as O,
+        plain as I,
+        timed(timeouts, "update"),
+      );
+      return { outs: withTimeouts({ ...plain, ...outs }, timeouts) };
     },
     async delete(id: string, props: Props) {
-      await lifecycle.delete(id, withoutProviderKey(props) as O, context());
+      const { inputs: plain, timeouts } = split(props);
+      await lifecycle.delete(id, plain as O, timed(timeouts, "delete"));
     },
   };
 }

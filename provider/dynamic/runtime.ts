@@ -5,9 +5,11 @@
  * adapter. Nothing here is ever serialized; credentials live in this process's memory only.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { isDynamicProviderHost, operation, providerSignal, stopOnSignals } from "../cancellation";
 import { createClients } from "../clients";
 import { readProviderConfig, type ConfigGetter, type ProviderConfig } from "../config";
 import { DEFAULT_OPTIONS, type HandlerContext, type Lifecycle } from "../resources/common/handler";
+import { Claims } from "../resources/common/spec";
 import { companyBootstrapLifecycle } from "../resources/companyBootstrap/companyBootstrap.handler";
 import { dualWriteConnectionLifecycle } from "../resources/dualWriteConnection/dualWriteConnection.handler";
 import { entityMapBindingLifecycle } from "../resources/entityMapBinding/entityMapBinding.handler";
@@ -34,6 +36,9 @@ let resolved: ProviderConfig | undefined;
 export function configure(get: (key: string) => string | undefined): void {
   getConfig = (key) => get(key) ?? fromPulumiConfigEnv(key);
   resolved = undefined;
+  // The host that the CLI starts gets SIGINT when a cancelled `up` is terminated (and SIGTERM from
+  // CI runners): stop polling, leave the gateway's jobs running (provider/cancellation.ts).
+  if (isDynamicProviderHost()) stopOnSignals();
 }
 
 function fromPulumiConfigEnv(key: string): string | undefined {
@@ -54,10 +59,14 @@ function config(): ProviderConfig {
   return resolved;
 }
 
+// What creates of this deployment adopted: one provider process serves one deployment.
+const claims = new Claims();
+
 /** The context every operation runs in. */
 export function context(): HandlerContext {
   return {
-    clients: (envs) => createClients(config(), envs),
+    claims,
+    clients: (envs) => createClients(config(), envs, { signal: providerSignal() }),
     log: (message) => console.log(message),
     options: DEFAULT_OPTIONS,
   };
@@ -69,8 +78,21 @@ const providers = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
 export function provider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
   let p = providers.get(kind);
   if (!p) {
-    p = toResourceProvider(LIFECYCLES[kind], context);
+    p = counted(toResourceProvider(LIFECYCLES[kind], context));
     providers.set(kind, p);
   }
   return p;
+}
+
+/** The provider with each of its calls counted as an operation under way (`cancellation.ts`). */
+function counted(p: pulumi.dynamic.ResourceProvider): pulumi.dynamic.ResourceProvider {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(p)) {
+    wrapped[name] =
+      typeof method === "function"
+        ? (...args: unknown[]) =>
+            operation(() => (method as (...a: unknown[]) => Promise<unknown>).apply(p, args))
+        : method;
+  }
+  return wrapped as unknown as pulumi.dynamic.ResourceProvider;
 }

@@ -1,17 +1,25 @@
 /**
- * DualWriteScenario: one declaration per setup scenario. It creates the four resources in the
- * right order — the connection; a CompanyBootstrap per company (Dataverse with data); an
- * EntityMapBinding per map, prerequisites first; an InitialSyncRun per map that syncs, after the
- * bootstraps and after the initial syncs of the maps it looks up — so that a scenario is a few
- * lines of program. The plan itself is `plan.ts`.
+ * DualWriteScenario: one declaration per setup scenario. It creates the resources in the right
+ * order — the connection; a CompanyBootstrap per company (Dataverse with data); an
+ * EntityMapBinding per map, in dependency order after the bootstraps, whose start is the map's
+ * initial sync when it has one (ADR 0006) — so that a scenario is a few lines of program. The plan
+ * itself is `plan.ts`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CompanyBootstrap } from "../resources/companyBootstrap/companyBootstrap";
-import type { LegalEntityArgs } from "../resources/dualWriteConnection/dualWriteConnection";
+import {
+  CompanyBootstrap,
+  type CompanyBootstrapArgs,
+} from "../resources/companyBootstrap/companyBootstrap";
+import type {
+  DualWriteConnectionArgs,
+  LegalEntityArgs,
+} from "../resources/dualWriteConnection/dualWriteConnection";
 import { DualWriteConnection } from "../resources/dualWriteConnection/dualWriteConnection";
-import { EntityMapBinding } from "../resources/entityMapBinding/entityMapBinding";
+import {
+  EntityMapBinding,
+  type EntityMapBindingArgs,
+} from "../resources/entityMapBinding/entityMapBinding";
 import type { DesiredState } from "../resources/entityMapBinding/entityMapBinding.schema";
-import { InitialSyncRun } from "../resources/initialSyncRun/initialSyncRun";
 import type {
   LegalEntityRunResult,
   Master,
@@ -49,7 +57,11 @@ export interface ScenarioMapArgs {
 export interface ScenarioInitialSyncArgs {
   /** Which side wins where a row exists on both. */
   master: Master;
-  /** At most 40. @default the link's legal entities */
+  /**
+   * Whose results to report, at most 40, each one of the link's: a run always covers every
+   * legal entity of the link (see InitialSyncRun's `legalEntities`).
+   * @default every legal entity of the link
+   */
   legalEntities?: string[];
 }
 
@@ -114,135 +126,223 @@ export class DualWriteScenario extends pulumi.ComponentResource {
   readonly connection: DualWriteConnection;
   /** The company bootstraps, by company code. */
   readonly bootstraps: Readonly<Record<string, CompanyBootstrap>>;
-  /** The map bindings (declared and added prerequisites), by map name. */
+  /**
+   * The map bindings (declared and added prerequisites), by map name. A map that syncs has its
+   * initial sync on its binding (`initialSync`, results in `lastInitialSync`).
+   */
   readonly bindings: Readonly<Record<string, EntityMapBinding>>;
-  /** The initial syncs, by map name. */
-  readonly initialSyncs: Readonly<Record<string, InitialSyncRun>>;
   /** Each map's observed state, e.g. `{ "accounts - Customers V3": "Running" }`. */
   readonly mapStates: pulumi.Output<Record<string, string>>;
-  /** Each initial sync's results per legal entity, by map name. */
+  /**
+   * Each initial sync's results per legal entity, by map name (empty for a map that was found
+   * running and therefore not synced).
+   */
   readonly initialSyncResults: pulumi.Output<Record<string, LegalEntityRunResult[]>>;
   /** The legal entities the link holds. */
   readonly linkedLegalEntities: pulumi.Output<string[]>;
 
   constructor(name: string, args: DualWriteScenarioArgs, opts?: pulumi.ComponentResourceOptions) {
     super(DUALWRITE_SCENARIO_TYPE, name, {}, opts);
-    const declaration = {
-      scenario: args.scenario,
-      legalEntities: args.legalEntities,
-      bootstrapCompanies: args.bootstrapCompanies,
-      maps: args.maps,
-      solutions: args.solutions,
-      skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
-      forceReset: args.forceReset,
-      initialSyncTrigger: args.initialSyncTrigger,
-    };
-    const problems = validateDeclaration(declaration);
-    if (problems.length > 0) {
-      throw new pulumi.ResourceError(
-        `DualWriteScenario ${name}: ${problems.map((p) => `[${p.property}] ${p.message}`).join(" ")}`,
-        this,
-      );
-    }
-    const plan = planScenario(declaration as ScenarioDeclaration);
-    const child = { parent: this };
+    const built = buildScenario(this, name, args, DYNAMIC_CHILDREN);
+    this.connection = built.connection;
+    this.bootstraps = built.bootstraps;
+    this.bindings = built.bindings;
+    this.mapStates = built.mapStates;
+    this.initialSyncResults = built.initialSyncResults;
+    this.linkedLegalEntities = built.linkedLegalEntities;
+    this.registerOutputs(built.outputs);
+  }
+}
 
-    this.connection = new DualWriteConnection(
-      name,
+/** What the component reads of its link, whichever class makes it. */
+export interface ScenarioConnection extends pulumi.CustomResource {
+  readonly linkedLegalEntities: pulumi.Output<string[]>;
+}
+
+/** What the component reads of a map binding, whichever class makes it. */
+export interface ScenarioBinding extends pulumi.CustomResource {
+  readonly observedState: pulumi.Output<string>;
+  readonly lastInitialSync: pulumi.Output<{ results?: LegalEntityRunResult[] } | undefined>;
+}
+
+/**
+ * The classes a scenario's resources are made with: the dynamic resources for a TypeScript
+ * program ({@link DYNAMIC_CHILDREN}), the provider plugin's `dualwrite:index:*` custom resources
+ * when the plugin constructs the component (provider/plugin/construct.ts). The arguments are the
+ * dynamic classes', with `connection` the link this factory made.
+ */
+export interface ScenarioChildren<
+  C extends ScenarioConnection,
+  B extends pulumi.CustomResource,
+  M extends ScenarioBinding,
+> {
+  connection(name: string, args: DualWriteConnectionArgs, opts: pulumi.CustomResourceOptions): C;
+  bootstrap(
+    name: string,
+    args: Omit<CompanyBootstrapArgs, "connection"> & { connection: C },
+    opts: pulumi.CustomResourceOptions,
+  ): B;
+  binding(
+    name: string,
+    args: Omit<EntityMapBindingArgs, "connection"> & { connection: C },
+    opts: pulumi.CustomResourceOptions,
+  ): M;
+}
+
+/** The dynamic resources: what {@link DualWriteScenario} makes in a TypeScript program. */
+export const DYNAMIC_CHILDREN: ScenarioChildren<
+  DualWriteConnection,
+  CompanyBootstrap,
+  EntityMapBinding
+> = {
+  connection: (name, args, opts) => new DualWriteConnection(name, args, opts),
+  bootstrap: (name, args, opts) => new CompanyBootstrap(name, args, opts),
+  binding: (name, args, opts) => new EntityMapBinding(name, args, opts),
+};
+
+/** The resources and outputs of one scenario, as {@link buildScenario} made them. */
+export interface BuiltScenario<C, B, M> {
+  readonly connection: C;
+  readonly bootstraps: Readonly<Record<string, B>>;
+  readonly bindings: Readonly<Record<string, M>>;
+  readonly mapStates: pulumi.Output<Record<string, string>>;
+  readonly initialSyncResults: pulumi.Output<Record<string, LegalEntityRunResult[]>>;
+  readonly linkedLegalEntities: pulumi.Output<string[]>;
+  /** The component's outputs, as `schema.json` names them. */
+  readonly outputs: {
+    mapStates: pulumi.Output<Record<string, string>>;
+    initialSyncResults: pulumi.Output<Record<string, LegalEntityRunResult[]>>;
+    linkedLegalEntities: pulumi.Output<string[]>;
+  };
+}
+
+/**
+ * Makes a scenario's resources under `parent` with `children`'s classes: the plan, its checks and
+ * the order are the same whichever classes make them.
+ */
+export function buildScenario<
+  C extends ScenarioConnection,
+  B extends pulumi.CustomResource,
+  M extends ScenarioBinding,
+>(
+  parent: pulumi.ComponentResource,
+  name: string,
+  args: DualWriteScenarioArgs,
+  children: ScenarioChildren<C, B, M>,
+): BuiltScenario<C, B, M> {
+  const declaration = {
+    scenario: args.scenario,
+    legalEntities: args.legalEntities,
+    bootstrapCompanies: args.bootstrapCompanies,
+    maps: args.maps,
+    solutions: args.solutions,
+    skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
+    forceReset: args.forceReset,
+    initialSyncTrigger: args.initialSyncTrigger,
+  };
+  const problems = validateDeclaration(declaration);
+  if (problems.length > 0) {
+    throw new pulumi.ResourceError(
+      `DualWriteScenario ${name}: ${problems.map((p) => `[${p.property}] ${p.message}`).join(" ")}`,
+      parent,
+    );
+  }
+  const plan = planScenario(declaration as ScenarioDeclaration);
+  const child = { parent };
+
+  const connection = children.connection(
+    name,
+    {
+      scenario: args.scenario,
+      financeOperationsUrl: args.financeOperationsUrl,
+      dataverseUrl: args.dataverseUrl,
+      ...(plan.legalEntities && {
+        legalEntities: plan.legalEntities.map((le) => (typeof le === "string" ? le : { ...le })),
+      }),
+      ...(args.solutions && { solutions: args.solutions }),
+      ...(args.skipInitialWritesForNewLegalEntities !== undefined && {
+        skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
+      }),
+      ...(args.forceReset !== undefined && { forceReset: args.forceReset }),
+    },
+    child,
+  );
+
+  const bootstraps: Record<string, B> = {};
+  for (const b of plan.bootstraps) {
+    bootstraps[b.code] = children.bootstrap(
+      `${name}-bootstrap-${slug(b.code)}`,
       {
-        scenario: args.scenario,
-        financeOperationsUrl: args.financeOperationsUrl,
-        dataverseUrl: args.dataverseUrl,
-        ...(plan.legalEntities && {
-          legalEntities: plan.legalEntities.map((le) => (typeof le === "string" ? le : { ...le })),
-        }),
-        ...(args.solutions && { solutions: args.solutions }),
-        ...(args.skipInitialWritesForNewLegalEntities !== undefined && {
-          skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
-        }),
-        ...(args.forceReset !== undefined && { forceReset: args.forceReset }),
+        connection,
+        companyCode: b.code,
+        ...(b.tables && { tables: [...b.tables] }),
+        ...(b.owningBusinessUnit !== undefined && { owningBusinessUnit: b.owningBusinessUnit }),
       },
       child,
     );
-
-    const bootstraps: Record<string, CompanyBootstrap> = {};
-    for (const b of plan.bootstraps) {
-      bootstraps[b.code] = new CompanyBootstrap(
-        `${name}-bootstrap-${slug(b.code)}`,
-        {
-          connection: this.connection,
-          companyCode: b.code,
-          ...(b.tables && { tables: [...b.tables] }),
-          ...(b.owningBusinessUnit !== undefined && { owningBusinessUnit: b.owningBusinessUnit }),
-        },
-        child,
-      );
-    }
-    const allBootstraps = Object.values(bootstraps);
-
-    const bindings: Record<string, EntityMapBinding> = {};
-    for (const m of plan.maps) {
-      bindings[m.name] = new EntityMapBinding(
-        `${name}-map-${slug(m.name)}`,
-        {
-          connection: this.connection,
-          mapName: m.name,
-          ...(m.version !== undefined && { version: m.version }),
-          ...(m.author !== undefined && { author: m.author }),
-          ...(m.keys && { integrationKeys: [...m.keys] }),
-          state: m.state,
-          // Prerequisites the catalog does not know are started by the binding itself.
-          startPrerequisites: true,
-        },
-        {
-          parent: this,
-          // Bootstrap before live sync: stamped rows must not stream one by one (2019 FAQ order).
-          dependsOn: [
-            ...m.prerequisites.flatMap((p) => (bindings[p] ? [bindings[p]] : [])),
-            ...allBootstraps,
-          ],
-        },
-      );
-    }
-
-    const initialSyncs: Record<string, InitialSyncRun> = {};
-    for (const m of plan.maps) {
-      const binding = bindings[m.name];
-      if (!m.initialSync || !binding) continue;
-      initialSyncs[m.name] = new InitialSyncRun(
-        `${name}-sync-${slug(m.name)}`,
-        {
-          entityMap: binding,
-          master: m.initialSync.master,
-          ...(m.initialSync.legalEntities && { legalEntities: [...m.initialSync.legalEntities] }),
-          ...(args.initialSyncTrigger !== undefined && { trigger: args.initialSyncTrigger }),
-        },
-        {
-          parent: this,
-          dependsOn: [
-            ...allBootstraps,
-            ...m.syncAfter.flatMap((p) => (initialSyncs[p] ? [initialSyncs[p]] : [])),
-          ],
-        },
-      );
-    }
-
-    this.bootstraps = bootstraps;
-    this.bindings = bindings;
-    this.initialSyncs = initialSyncs;
-    this.mapStates = recordOf(
-      Object.entries(bindings).map(([n, b]) => [n, b.observedState] as const),
-    );
-    this.initialSyncResults = recordOf(
-      Object.entries(initialSyncs).map(([n, r]) => [n, r.results] as const),
-    );
-    this.linkedLegalEntities = this.connection.linkedLegalEntities;
-    this.registerOutputs({
-      mapStates: this.mapStates,
-      initialSyncResults: this.initialSyncResults,
-      linkedLegalEntities: this.linkedLegalEntities,
-    });
   }
+  const allBootstraps = Object.values(bootstraps);
+
+  // One binding per map, in dependency order: a binding whose map syncs starts it WITH its
+  // initial sync and waits until it leaves InitialSync, so the maps that need it start after
+  // its data is there — one map after another, as Microsoft's tool runs them
+  // (DWMapEngine.cs:1182-1297) and as its guidance asks (prerequisites' data first). Each map
+  // is started once (ADR 0006).
+  const bindings: Record<string, M> = {};
+  for (const m of plan.maps) {
+    bindings[m.name] = children.binding(
+      `${name}-map-${slug(m.name)}`,
+      {
+        connection,
+        mapName: m.name,
+        ...(m.version !== undefined && { version: m.version }),
+        ...(m.author !== undefined && { author: m.author }),
+        ...(m.keys && { integrationKeys: [...m.keys] }),
+        state: m.state,
+        // Prerequisites the catalog does not know are started by the binding itself.
+        startPrerequisites: true,
+        ...(m.initialSync && {
+          initialSync: {
+            master: m.initialSync.master,
+            ...(m.initialSync.legalEntities && {
+              legalEntities: [...m.initialSync.legalEntities],
+            }),
+            ...(args.initialSyncTrigger !== undefined && { trigger: args.initialSyncTrigger }),
+          },
+        }),
+      },
+      {
+        parent,
+        // Bootstrap before live sync and initial sync: stamped rows must not stream one by one
+        // (2019 FAQ order), and an initial sync copies only rows that carry their company.
+        dependsOn: [
+          ...m.prerequisites.flatMap((p) => (bindings[p] ? [bindings[p]] : [])),
+          ...allBootstraps,
+        ],
+      },
+    );
+  }
+  const synced = plan.maps.filter((m) => m.initialSync).map((m) => m.name);
+
+  const mapStates = recordOf(
+    Object.entries(bindings).map(([n, b]) => [n, b.observedState] as const),
+  );
+  const initialSyncResults = recordOf(
+    synced.flatMap((n) => {
+      const b = bindings[n];
+      return b ? [[n, b.lastInitialSync.apply((s) => s?.results ?? [])] as const] : [];
+    }),
+  );
+  const linkedLegalEntities = connection.linkedLegalEntities;
+  return {
+    connection,
+    bootstraps,
+    bindings,
+    mapStates,
+    initialSyncResults,
+    linkedLegalEntities,
+    outputs: { mapStates, initialSyncResults, linkedLegalEntities },
+  };
 }
 
 /** A resource-name-safe form of a map name or code. */

@@ -1,8 +1,8 @@
 /**
  * The plan of a DualWriteScenario: which resources one scenario declaration becomes, and in
- * which order — connection, then company bootstraps, then maps with their prerequisites first,
- * then initial syncs (each after the initial syncs of the maps it looks up). Pure: the component
- * turns the plan into resources, and tests check the plan without Pulumi.
+ * which order — connection, then company bootstraps, then maps in dependency order, each started
+ * (with its initial sync, when it has one) after the maps it needs are Running with their data.
+ * Pure: the component turns the plan into resources, and tests check the plan without Pulumi.
  */
 import { z } from "zod";
 import {
@@ -28,7 +28,7 @@ import {
 } from "../resources/entityMapBinding/entityMapBinding.schema";
 import { companyBootstrapSchemas } from "../resources/companyBootstrap/companyBootstrap.schema";
 import { MASTERS, type Master } from "../resources/initialSyncRun/initialSyncRun.schema";
-import { directPrerequisites, knownPrerequisites } from "./catalog";
+import { knownPrerequisites } from "./catalog";
 import {
   defaultInitialSync,
   DEFAULT_COMPANY,
@@ -84,9 +84,12 @@ export interface PlannedMap {
   readonly declared: boolean;
   /** Maps of the plan that must be running first. */
   readonly prerequisites: readonly string[];
+  /**
+   * The map's start is its initial sync, with this master (its binding's `initialSync`); the
+   * binding waits until the map leaves InitialSync, so the maps that need it start after its
+   * data is there (DWMapEngine.cs:1182-1297).
+   */
   readonly initialSync?: { readonly master: Master; readonly legalEntities?: readonly string[] };
-  /** Maps of the plan whose initial sync must finish before this map's. */
-  readonly syncAfter: readonly string[];
 }
 
 /** A bootstrap of the plan. */
@@ -218,6 +221,25 @@ export function validateDeclaration(
       );
     }
   }
+  if (d.legalEntities) {
+    // A run covers every legal entity of the link; a map's legalEntities only selects whose
+    // results are reported, so each must be linked (the gateway's start carries no list).
+    const linked = new Set(d.legalEntities.map(legalEntityCode));
+    for (const m of d.maps) {
+      const sync = m.initialSync;
+      if (sync === undefined || sync === "skip") continue;
+      const outside = (sync.legalEntities ?? [])
+        .map((code) => code.toUpperCase())
+        .filter((code) => !linked.has(code));
+      if (outside.length > 0)
+        errors.push(
+          new ScenarioDeclarationError(
+            "maps",
+            `maps "${m.name}": initialSync.legalEntities ${outside.join(", ")} ${outside.length === 1 ? "is" : "are"} not among legalEntities. An initial sync covers every legal entity of the link, and its legalEntities only selects whose results are reported: add ${outside.length === 1 ? "it" : "them"} to legalEntities, or remove ${outside.length === 1 ? "it" : "them"} there.`,
+          ),
+        );
+    }
+  }
   return errors;
 }
 
@@ -257,7 +279,8 @@ export function planScenario(declaration: ScenarioDeclaration): ScenarioPlan {
 
   // Every declared map, after the prerequisites the provider knows of; a prerequisite that is
   // not declared is added (running, live only) and, when a map that needs it is initially
-  // synced, synced first with the same master, so its lookups resolve.
+  // synced, synced too with the same master — before it, as its binding comes first — so that
+  // its lookups resolve.
   const order: string[] = [];
   for (const m of d.maps) {
     for (const pre of knownPrerequisites(m.name)) if (!order.includes(pre)) order.push(pre);
@@ -289,27 +312,13 @@ export function planScenario(declaration: ScenarioDeclaration): ScenarioPlan {
       declared: declared !== undefined,
       prerequisites,
       ...(initialSync && { initialSync }),
-      syncAfter: [],
     };
   });
-  const synced = new Set(maps.filter((m) => m.initialSync).map((m) => m.name));
-  const withSyncOrder = maps.map((m) => ({
-    ...m,
-    syncAfter: m.initialSync
-      ? directPrerequisites(m.name).flatMap((p) => closestSynced(p, synced))
-      : [],
-  }));
   return {
     ...(legalEntities && { legalEntities: legalEntities.map(legalEntitySpecOrCode) }),
     bootstraps: companies,
-    maps: withSyncOrder,
+    maps,
   };
-}
-
-/** A synced map, or the synced maps it in turn needs when it is not synced itself. */
-function closestSynced(name: string, synced: ReadonlySet<string>): string[] {
-  if (synced.has(name)) return [name];
-  return directPrerequisites(name).flatMap((p) => closestSynced(p, synced));
 }
 
 function legalEntitySpecOrCode(le: LegalEntityDeclaration): LegalEntityDeclaration {

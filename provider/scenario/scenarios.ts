@@ -3,18 +3,10 @@
  * implies for defaults, pre-flight checks and the order of steps (DESIGN §1).
  */
 
-/** The six supported setups, named `<F&O side>-<Dataverse side>`. */
-export const SCENARIOS = [
-  "new-new",
-  "new-existing",
-  "new-data-new",
-  "new-data-existing",
-  "existing-new",
-  "existing-existing",
-] as const;
+import { SCENARIOS, type Scenario } from "../../facts/scenarios";
 
-/** One of the six setup scenarios. */
-export type Scenario = (typeof SCENARIOS)[number];
+// The list itself is shared with the emulator (facts/scenarios.ts); re-exported for the provider.
+export { SCENARIOS, type Scenario };
 
 /** Which side wins when a row exists on both sides during an initial sync. */
 export type InitialSyncMaster = "Dataverse" | "FinanceOperations";

@@ -40,6 +40,15 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
       "dualwrite:authorityHost": emu.url,
       "dualwrite:gatewayUrl": emu.gatewayUrl,
       "dualwrite:caCertificatePath": emu.caCertPath,
+      // The gateway's own delegated sign-in (TokenRefresh.cs:127-160); the app for the rest.
+      "dualwrite:gatewayUsername": emu.dualWriteAdmin.username,
+    };
+  }
+
+  function stackSecrets(): Record<string, string> {
+    return {
+      "dualwrite:clientSecret": emu.credentials.clientSecret,
+      "dualwrite:gatewayPassword": emu.dualWriteAdmin.password,
     };
   }
 
@@ -84,7 +93,7 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
       },
       // Only stack config: no AZURE_* variable and no NODE_EXTRA_CA_CERTS reach the provider.
       config: stackConfig(),
-      secrets: { "dualwrite:clientSecret": emu.credentials.clientSecret },
+      secrets: stackSecrets(),
     });
   });
 
@@ -99,8 +108,9 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
   it("a first preview plans every resource and writes nothing", async function () {
     const mark = await emu.control.lastRequestSeq();
     const preview = await current().preview();
-    // stack, component, connection, 2 bootstraps, 5 bindings, 4 initial syncs
-    expect(preview.changeSummary).to.deep.equal({ create: 14 });
+    // stack, component, connection, 2 bootstraps, 5 bindings (the 4 synced maps' initial syncs
+    // are their bindings' starts: each map is started once, ADR 0006)
+    expect(preview.changeSummary).to.deep.equal({ create: 10 });
     expect(preview.stdout).to.match(
       /CompanyBootstrap USMF: would stamp \d+ accounts and \d+ contacts/,
     );
@@ -125,7 +135,7 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
           return Promise.resolve({});
         },
         config: stackConfig(),
-        secrets: { "dualwrite:clientSecret": emu.credentials.clientSecret },
+        secrets: stackSecrets(),
       },
       async (bad) => {
         try {
@@ -196,7 +206,7 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
   });
 
   it("keeps every credential out of the state and the serialized providers", async function () {
-    const secret = emu.credentials.clientSecret;
+    const secrets = [emu.credentials.clientSecret, emu.dualWriteAdmin.password];
     // The checkpoint as stored, and `pulumi stack export` as a person runs it: the stack config that
     // the engine records on the default dynamic provider is there only encrypted.
     const ws = current().stack.workspace;
@@ -211,7 +221,7 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
     );
     for (const text of [await current().stateText(), exported.stdout]) {
       expect(text).to.include("__provider");
-      expect(text).to.not.include(secret);
+      for (const secret of secrets) expect(text).to.not.include(secret);
     }
     // Even decrypted (--show-secrets), no resource holds the secret: not in its serialized
     // provider, not in its inputs or outputs. Only the engine's record of the stack config, on the
@@ -222,19 +232,27 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
     const dynamic = decrypted.resources.filter((r) =>
       r.type.startsWith("pulumi-nodejs:dynamic/dualwrite:"),
     );
-    expect(dynamic.length).to.equal(14 - 2); // every resource but the stack and the component
+    expect(dynamic.length).to.equal(10 - 2); // every resource but the stack and the component
     for (const r of dynamic) {
       const text = JSON.stringify([r.inputs, r.outputs]);
       expect(text).to.include("pulumi-dualwrite/dynamic-runtime");
-      expect(text).to.not.include(secret);
+      for (const secret of secrets) expect(text).to.not.include(secret);
     }
-    const holders = decrypted.resources.filter((r) =>
-      JSON.stringify([r.inputs, r.outputs]).includes(secret),
-    );
-    expect(holders.map((r) => r.type)).to.deep.equal(["pulumi:providers:pulumi-nodejs"]);
-    expect(JSON.stringify(holders[0]!.inputs)).to.include(
-      '"dualwrite:clientSecret":{"4dabf18193072939515e22adb298388d"',
-    );
+    for (const [key, secret] of [
+      ["dualwrite:clientSecret", secrets[0]!],
+      ["dualwrite:gatewayPassword", secrets[1]!],
+    ] as const) {
+      const holders = decrypted.resources.filter((r) =>
+        JSON.stringify([r.inputs, r.outputs]).includes(secret),
+      );
+      expect(
+        holders.map((r) => r.type),
+        key,
+      ).to.deep.equal(["pulumi:providers:pulumi-nodejs"]);
+      expect(JSON.stringify(holders[0]!.inputs), key).to.include(
+        `"${key}":{"4dabf18193072939515e22adb298388d"`,
+      );
+    }
   });
 
   it("destroy stops the maps and resets the link without deleting business rows", async function () {

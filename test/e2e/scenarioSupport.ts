@@ -207,6 +207,11 @@ export interface ConvergedExpectation {
   readonly bootstrapped?: ReadonlyArray<{
     readonly tables: readonly string[];
     readonly owningBusinessUnit?: string;
+    /**
+     * Rows per table that are left without a company on purpose: added after the bootstrap ran,
+     * so outside its selection. @default none
+     */
+    readonly leftAlone?: Readonly<Record<string, number>>;
   }>;
 }
 
@@ -267,7 +272,7 @@ export async function expectConverged(
       expect(
         left,
         `unstamped ${table}${b.owningBusinessUnit ? ` of ${b.owningBusinessUnit}` : ""}`,
-      ).to.equal(0);
+      ).to.equal(b.leftAlone?.[table] ?? 0);
     }
   }
   return report;
@@ -364,6 +369,7 @@ export async function addUnstampedAccounts(
   const companyId = companies.find((c) => c.cdm_companycode === options.company)?.cdm_companyid;
   const group = groups.find((g) => g._msdyn_company_value === companyId);
   const usd = currencies.find((c) => c.isocurrencycode === "USD");
+  const { iso: now } = await emulator.control.call<{ iso: string }>("GET", "clock");
   const numbers = Array.from(
     { length: options.count },
     (_, i) => `HAND-${String(i + 1).padStart(3, "0")}`,
@@ -383,6 +389,8 @@ export async function addUnstampedAccounts(
       _ownerid_value: team?.teamid ?? null,
       statecode: 0,
       statuscode: 1,
+      // Every Dataverse row has its creation time; the control API does not set it.
+      createdon: now,
     })),
   );
   return numbers;

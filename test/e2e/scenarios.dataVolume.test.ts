@@ -1,8 +1,8 @@
 /**
  * Data volume, end to end: examples/existing-new against an F&O environment whose USMF customers
  * exceed what one initial-sync run may move (500,000 rows per legal entity, Microsoft's
- * "Considerations for initial synchronization"). The emulator counts virtual rows for that (it
- * stores 30 customers and reports 612,000), so no half-million rows are created.
+ * "Considerations for initial synchronization"). The emulator holds them as real rows: 612,000
+ * generated customers in USMF (`PUT /_emulator/bulk-rows`) beside the seeded ones.
  *
  * `pulumi preview` must refuse with the count it measured, the limit and what to do instead,
  * without writing anything; after `pulumi config set initialSync skip` (load each side
@@ -40,7 +40,7 @@ describe("e2e: an initial sync above the data-volume limits (examples/existing-n
   before(async function () {
     emulator = await startScenarioEmulator();
     const env = await seedPair(emulator, "existing-new", PAIR);
-    await emulator.control.call("PUT", "virtual-rows", {
+    await emulator.control.call("PUT", "bulk-rows", {
       env: PAIR,
       side: "fno",
       table: "CustomersV3",
@@ -78,7 +78,7 @@ describe("e2e: an initial sync above the data-volume limits (examples/existing-n
     )?.[0];
     expect(refusal, `a refusal in:\n${said}`).to.be.a("string");
     expect(refusal, "the legal entity").to.include("in USMF");
-    // The virtual rows plus the customers the seed stores for USMF.
+    // The generated rows plus the customers the seed stores for USMF.
     expect(refusal, "the measured count").to.match(/\b612,0\d\d CustomersV3 rows\b/);
     expect(refusal, "the limit").to.include("500,000 rows per legal entity");
     expect(refusal, "what to do instead").to.include("Load each side separately");
@@ -117,9 +117,18 @@ describe("e2e: an initial sync above the data-volume limits (examples/existing-n
 
     const { steps } = await previewSteps(current(), output, { expectNoChanges: true });
     expect(changes(steps)).to.deep.equal([]);
+    // An initial sync is a map's start with `initialSync` on its binding: none declares one now.
+    const bindings = steps.filter((s) => s.type.endsWith(":EntityMapBinding"));
+    expect(bindings.map((b) => b.inputs?.mapName).sort(), "map bindings").to.deep.equal([
+      "accounts - Customers V3",
+      "cdm_companies - Legal entities",
+      "contacts - Customers V3",
+      "msdyn_customergroups - Customer groups",
+      "transactioncurrencies - Currencies",
+    ]);
     expect(
-      steps.filter((s) => s.type.endsWith(":InitialSyncRun")),
-      "InitialSyncRun resources",
+      bindings.filter((b) => b.inputs?.initialSync !== undefined).map((b) => b.name),
+      "bindings with an initial sync",
     ).to.deep.equal([]);
   });
 });

@@ -7,9 +7,10 @@
  *    map Running at the declared version, row parity per company, no unstamped rows left for the
  *    bootstrapped companies;
  * 2. a second preview has nothing to do (`--expect-no-changes`);
- * 3. drift made by hand — a map stopped and rows added without a company (recorded by
- *    `pulumi refresh`), then a legal entity removed from the link — appears in `pulumi preview` as
- *    in-place updates of exactly the resources concerned, and `pulumi up` repairs it;
+ * 3. drift made by hand — a map stopped (recorded by `pulumi refresh`), then a legal entity removed
+ *    from the link — appears in `pulumi preview` as in-place updates of exactly the resources
+ *    concerned, and `pulumi up` repairs it; rows added without a company after the bootstrap ran
+ *    are outside its selection (no drift, said in the preview, left alone);
  * 4. `pulumi destroy` stops the maps and resets the link, and every business row is still there.
  *
  * One emulator serves the file; each scenario gets its own environment pair and stack.
@@ -204,6 +205,20 @@ describe("e2e: the six scenarios with the real Pulumi CLI", function () {
       let stack: EngineStack | undefined;
       let handAdded: string[] = [];
 
+      /** The convergence expected once rows were added after the bootstrap ran (left alone). */
+      function convergedNow(): ConvergedExpectation {
+        const unstamped = c.drift.unstamped;
+        if (!unstamped || handAdded.length === 0) return c.converged;
+        return {
+          ...c.converged,
+          bootstrapped: c.converged.bootstrapped?.map((b) =>
+            b.owningBusinessUnit === unstamped.owningBusinessUnit
+              ? { ...b, leftAlone: { accounts: handAdded.length } }
+              : b,
+          ),
+        };
+      }
+
       function current(): EngineStack {
         if (!stack)
           throw new Error("the stack was not created (see the first test of this scenario)");
@@ -235,7 +250,7 @@ describe("e2e: the six scenarios with the real Pulumi CLI", function () {
         expect(changes(steps)).to.deep.equal([]);
       });
 
-      it("pulumi refresh records a map stopped by hand (and rows added without a company)", async function () {
+      it("pulumi refresh records a map stopped by hand; rows added later without a company are not the bootstrap's", async function () {
         await stopMapByHand(emulator, pair, c.drift.stopMap.map);
         if (c.drift.unstamped) {
           handAdded = await addUnstampedAccounts(emulator, pair, {
@@ -253,35 +268,48 @@ describe("e2e: the six scenarios with the real Pulumi CLI", function () {
           "Stopped",
         );
         if (c.drift.unstamped) {
+          // A live org keeps creating rows: the bootstrap covers the rows that existed when it
+          // ran (its cutoff), so the ones added since are not pending.
           const bootstrap = await stateOutputs(current(), c.drift.unstamped.resource);
+          expect(bootstrap.selectionCutoff, "the bootstrap's cutoff").to.be.a("string");
           expect(
             (bootstrap.pendingRows as Record<string, number> | undefined)?.accounts,
-            "unstamped accounts in the state",
-          ).to.equal(handAdded.length);
+            "covered accounts still to stamp",
+          ).to.equal(0);
         }
       });
 
       it("pulumi preview shows that drift as in-place updates, and nothing else", async function () {
+        output.take();
         const { steps } = await previewSteps(current(), output);
-        const expected = [
-          c.drift.stopMap.resource,
-          ...(c.drift.unstamped ? [c.drift.unstamped.resource] : []),
-        ];
-        expect(describeChanges(steps)).to.deep.equal(
-          expected.map((name) => `update ${name}`).sort(),
-        );
+        const said = output.take();
+        expect(describeChanges(steps)).to.deep.equal([`update ${c.drift.stopMap.resource}`]);
+        // The rows added later are said, not drift.
+        if (c.drift.unstamped)
+          expect(said).to.match(
+            new RegExp(
+              `CompanyBootstrap ${c.drift.unstamped.company}: ${handAdded.length} accounts without a company were created after .*: not covered`,
+            ),
+          );
       });
 
-      it("pulumi up repairs it: the map runs again, the new rows carry the company on both sides", async function () {
+      it("pulumi up repairs it: the map runs again; the rows added later are left alone", async function () {
         const result = await current().up();
         expect(result.summary.result).to.equal("succeeded");
-        const report = await expectConverged(emulator, pair, c.converged);
+        const report = await expectConverged(emulator, pair, convergedNow());
         if (c.drift.unstamped) {
+          // The rows added after the bootstrap ran keep no company, so dual-write leaves them.
           const rows = report.rows.find((r) => r.company === c.drift.unstamped?.company);
-          expect(rows?.dataverseAccounts).to.include.members(handAdded);
-          expect(rows?.fnoAccounts, "stamped rows reach F&O through live sync").to.include.members(
-            handAdded,
-          );
+          expect(
+            rows?.fnoAccounts ?? [],
+            "rows the bootstrap does not cover",
+          ).to.not.include.members(handAdded);
+          const accounts = await emulator.control.rows("dataverse", pair, "accounts");
+          expect(
+            accounts
+              .filter((a) => handAdded.includes(String(a.accountnumber)))
+              .map((a) => a._msdyn_company_value ?? null),
+          ).to.deep.equal(handAdded.map(() => null));
         }
       });
 
@@ -294,7 +322,7 @@ describe("e2e: the six scenarios with the real Pulumi CLI", function () {
       it("pulumi up puts the legal entity back", async function () {
         const result = await current().up();
         expect(result.summary.result).to.equal("succeeded");
-        await expectConverged(emulator, pair, c.converged);
+        await expectConverged(emulator, pair, convergedNow());
         const { steps } = await previewSteps(current(), output, { expectNoChanges: true });
         expect(changes(steps)).to.deep.equal([]);
       });
@@ -320,7 +348,8 @@ describe("e2e: the six scenarios with the real Pulumi CLI", function () {
         expect(resets[0]!.seq, "reset after the last stop").to.be.greaterThan(
           stops[stops.length - 1]!.seq,
         );
-        expect(resets[0]!.query, "reset without force").to.include("forceReset=false");
+        // The tool writes the flag as C# prints a bool (ResetLinkEngine.cs:44-97).
+        expect(resets[0]!.query, "reset without force").to.include("forceReset=False");
 
         const links = await emulator.control.call<Array<{ fnoEnv: string }>>("GET", "links");
         expect(

@@ -21,8 +21,10 @@ export interface UpInChildSpec {
   readonly stackName: string;
   /** Directory of the `file://` backend that holds the stack. */
   readonly backendDir: string;
-  /** The example whose compiled program runs (examples/<name>). */
-  readonly example: string;
+  /** The example whose compiled program runs (examples/<name>), unless `module` is given. */
+  readonly example?: string;
+  /** A compiled program module to run instead of an example (its default export is the program). */
+  readonly module?: string;
   /** Extra environment for the CLI and the dynamic-provider process. */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
     {
       projectName: spec.projectName,
       stackName: spec.stackName,
-      program: programFromModule(exampleModule(spec.example)),
+      program: programFromModule(spec.module ?? exampleModule(spec.example ?? "")),
     },
     {
       workDir: spec.workDir,

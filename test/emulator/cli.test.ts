@@ -2,7 +2,9 @@
  * The `dualwrite-emulator` command, run as a child process the way a user or CI runs it: one JSON
  * line on stdout, serving until SIGTERM/SIGINT, exit 0; bad arguments exit 2 with a message on
  * stderr. A second child process, trusting the CA only through NODE_EXTRA_CA_CERTS, gets a token
- * with `@azure/identity` in exactly two calls.
+ * with `@azure/identity` in exactly two calls, and signs the printed administrator in for the
+ * gateway. Every service has its own loopback host on the one port; a restart with the same data
+ * directory and port gives the same URLs and credentials.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -29,6 +31,7 @@ interface CliLine {
   clientId: string;
   clientSecret: string;
   gatewayUrl: string;
+  dualWriteAdmin: { username: string; password: string };
   environments: Array<{ name: string; financeOperationsUrl: string; dataverseUrl: string }>;
 }
 
@@ -80,17 +83,21 @@ describe("dualwrite-emulator CLI", () => {
         "clientId",
         "clientSecret",
         "gatewayUrl",
+        "dualWriteAdmin",
         "environments",
       );
       expect(line.url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
-      expect(line.gatewayUrl).to.equal(`${line.url}/gateway`);
+      const port = new URL(line.url).port;
+      expect(line.gatewayUrl).to.equal(`https://127.0.0.2:${port}`);
       expect(line.environments).to.deep.equal([
         {
           name: "new-new",
-          financeOperationsUrl: `${line.url}/fno/new-new`,
-          dataverseUrl: `${line.url}/dataverse/new-new`,
+          financeOperationsUrl: `https://127.0.0.11:${port}`,
+          dataverseUrl: `https://127.0.0.12:${port}`,
         },
       ]);
+      expect(line.dualWriteAdmin.username).to.match(/^dwadmin@[a-z0-9]+\.onmicrosoft\.com$/);
+      expect(line.dualWriteAdmin.password).to.have.length.greaterThan(15);
       trustEmulatorCa(line.caCertPath);
       const meta = await rawRequest(
         "GET",
@@ -104,15 +111,44 @@ describe("dualwrite-emulator CLI", () => {
     expect(run.stdout().trim().split("\n")).to.have.length(1);
   });
 
-  it("also shuts down cleanly on SIGINT, with a data directory", async () => {
-    const { mkdtemp, rm } = await import("node:fs/promises");
+  it("shuts down cleanly on SIGINT; restarted on its data directory and port, it keeps URLs, CA and credentials", async () => {
+    const { mkdtemp, readFile, rm } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
     const dataDir = await mkdtemp(join(tmpdir(), "dw-cli-"));
     try {
-      const run = await startCli(["--seed", "dev=new-new", "--data-dir", dataDir]);
-      expect(run.line.environments.map((e) => e.name)).to.deep.equal(["dev"]);
+      const run = await startCli([
+        "--seed",
+        "dev=new-new",
+        "--seed",
+        "test=existing-new",
+        "--data-dir",
+        dataDir,
+      ]);
+      const first = run.line;
+      expect(first.environments.map((e) => e.name)).to.deep.equal(["dev", "test"]);
+      const ca = await readFile(first.caCertPath, "utf8");
       run.child.kill("SIGINT");
       expect((await run.exit).code).to.equal(0);
+
+      const port = new URL(first.url).port;
+      const again = await startCli(["--data-dir", dataDir, "--port", port]);
+      try {
+        // Same hosts for the same pairs (slots are saved), same tenant, app and administrator.
+        expect(again.line).to.deep.equal(first);
+        expect(await readFile(again.line.caCertPath, "utf8")).to.equal(ca);
+        trustEmulatorCa(again.line.caCertPath);
+        for (const env of again.line.environments) {
+          const res = await rawRequest("GET", `${env.dataverseUrl}/api/data/v9.2/WhoAmI`);
+          // No token: the Dataverse host answers, in Dataverse's shape, with its challenge.
+          expect(res.status, env.name).to.equal(401);
+          expect(res.headers["www-authenticate"], env.name).to.contain(
+            `resource_id=${env.dataverseUrl}`,
+          );
+        }
+      } finally {
+        again.child.kill("SIGINT");
+        expect((await again.exit).code).to.equal(0);
+      }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -156,6 +192,44 @@ describe("dualwrite-emulator CLI", () => {
         `GET /${line.tenantId}/v2.0/.well-known/openid-configuration`,
         `POST /${line.tenantId}/oauth2/v2.0/token`,
       ]);
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.exit;
+    }
+  });
+
+  it("a child process signs the printed administrator in (UsernamePasswordCredential) and calls the gateway", async () => {
+    const run = await startCli(["--port", "0", "--seed", "new-new"]);
+    try {
+      const { line } = run;
+      const script = `
+        const { UsernamePasswordCredential } = require("@azure/identity");
+        const line = JSON.parse(process.env.EMULATOR_LINE);
+        const host = new URL(line.environments[0].financeOperationsUrl).hostname;
+        new UsernamePasswordCredential("organizations", "2e49aa60-1bd3-43b6-8ab6-03ada3d9f08b",
+          line.dualWriteAdmin.username, line.dualWriteAdmin.password,
+          { authorityHost: line.url, disableInstanceDiscovery: true })
+          .getToken("https://IntegratorApp.com/.default")
+          .then((t) => fetch(line.gatewayUrl + "/api/DualWriteManagement/1.0/Environments?targetType=AX&identifier=" + host,
+            { headers: { authorization: "Bearer " + t.token } }))
+          .then(async (r) => process.stdout.write(r.status + " " + (await r.text())),
+            (e) => { process.stderr.write(String(e)); process.exit(1); });`;
+      const child = spawn(process.execPath, ["-e", script], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: line.caCertPath,
+          EMULATOR_LINE: JSON.stringify(line),
+        },
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((done) => child.on("exit", done));
+      expect(code, err).to.equal(0);
+      // Not linked yet: the gateway answers an empty list (DWEnvCalls.cs:24-38), to a user token.
+      expect(out).to.equal("200 []");
     } finally {
       run.child.kill("SIGTERM");
       await run.exit;

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import { DynamicsWebApi } from "dynamics-web-api";
-import { setVirtualRowCount } from "../../emulator/runtime/virtualRows";
+import { tableSchema } from "../../emulator/dataverse/tableSchemas";
 import { startTestEmulator, type TestEmulator, type TestResponse } from "../support/emulator";
 
 /** A dynamics-web-api client for an org, with tokens from `@azure/identity` through the emulator. */
@@ -117,9 +117,11 @@ describe("Dataverse Web API (emulated)", function () {
       expect(
         await api.update({ collection: "accounts", key: id, data: { name: `${tag} Contoso 2` } }),
       ).to.equal(true);
+      // The declared alternate key of accounts: account number and company (the integration
+      // keys of "accounts - Customers V3"); names in any order.
       const byAlternateKey = await api.retrieve<Record<string, unknown>>({
         collection: "accounts",
-        key: `accountnumber='${tag}-A1'`,
+        key: `_msdyn_company_value=${companyId},accountnumber='${tag}-A1'`,
         select: ["name"],
       });
       expect(byAlternateKey["name"]).to.equal(`${tag} Contoso 2`);
@@ -203,34 +205,25 @@ describe("Dataverse Web API (emulated)", function () {
       expect(after.value).to.deep.equal([]);
     });
 
-    it("answers RetrieveFinanceAndOperationsIntegrationDetails: 0x80048d0b before the link, the F&O environment after", async () => {
-      const before = await raw("GET", "RetrieveFinanceAndOperationsIntegrationDetails");
-      expect(before.status).to.equal(404);
-      expect(errorOf(before).code).to.equal("0x80048d0b");
-
+    it("answers RetrieveFinanceAndOperationsIntegrationDetails while the org is integrated with its F&O environment, 0x80048d0b when not", async () => {
       const env = emu.environments.find((e) => e.name === "dvcontract");
       if (!env) throw new Error("no environment pair");
-      const gatewayToken = await emu.token("https://IntegratorApp.com");
-      const link = await emu.request(
-        "POST",
-        `${emu.gatewayUrl}/api/ConnectionSet/${env.cid}/Reset?targetType=AX&forceReset=false`,
-        {
-          token: gatewayToken,
-          body: {
-            powerAppsEnvironmentName: env.dataverseUrl,
-            environments: [env.financeOperationsUrl, env.dataverseUrl],
-            legalEntities: ["DAT"],
-            skipInitialWritesForNewLegalEntities: true,
-          },
-        },
-      );
-      expect(link.status).to.equal(200);
+      // The seed integrates each pair in Power Platform; the dual-write link is another matter.
       const details = await api.callFunction<Record<string, unknown>>(
         "RetrieveFinanceAndOperationsIntegrationDetails",
       );
       expect(details["Url"]).to.equal(env.financeOperationsUrl);
       expect(details["Id"]).to.equal(env.cid);
       expect(details["TenantId"]).to.equal(emu.credentials.tenantId);
+
+      await emu.control.call("PUT", "integration/dvcontract", { integrated: false });
+      try {
+        const without = await raw("GET", "RetrieveFinanceAndOperationsIntegrationDetails");
+        expect(without.status).to.equal(404);
+        expect(errorOf(without).code).to.equal("0x80048d0b");
+      } finally {
+        await emu.control.call("PUT", "integration/dvcontract", { integrated: true });
+      }
     });
 
     it("answers WhoAmI with GUIDs", async () => {
@@ -477,19 +470,89 @@ describe("Dataverse Web API (emulated)", function () {
     });
   });
 
-  describe("counts", () => {
-    it("caps $count at 5,000 as Dataverse does; RetrieveTotalRecordCount gives the full number", async () => {
+  describe("counts (Learn: Count rows using OData)", () => {
+    const annotations =
+      'odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"';
+    const capTag = `${tag}-cap`;
+    before(() => {
+      // 5,001 stored rows that one filter selects (straight into the store: the surface is under test).
       const tables = emu.context.dataverse.get("dvcontract");
       if (!tables) throw new Error("no tables for dvcontract");
-      const stored = Number((await raw("GET", "contacts/$count")).text);
-      setVirtualRowCount(tables, "contacts", "", 80_000);
+      for (let i = 0; i < 5_001; i++)
+        tables.insert(
+          "contacts",
+          { contactid: randomUUID(), lastname: `Cap ${i}`, description: capTag },
+          "seed",
+        );
+    });
+
+    it("caps @odata.count at 5,000 and sends the limit annotations only when Prefer asks for them", async () => {
+      const filter = `$filter=description eq '${capTag}'`;
+      const plain = await raw("GET", `contacts?$select=contactid&$count=true&$top=1&${filter}`);
+      expect(plain.json).to.have.property("@odata.count", 5000);
+      // What Dataverse does without the preference: no annotation, so 5,000 cannot be told from more.
+      expect(plain.json).to.not.have.any.keys(
+        "@Microsoft.Dynamics.CRM.totalrecordcount",
+        "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded",
+      );
+      const asked = await raw("GET", `contacts?$select=contactid&$count=true&$top=1&${filter}`, {
+        headers: { prefer: annotations },
+      });
+      expect(asked.json).to.deep.include({
+        "@odata.count": 5000,
+        "@Microsoft.Dynamics.CRM.totalrecordcount": 5000,
+        "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": true,
+      });
+      expect(asked.headers["preference-applied"]).to.equal(annotations);
+
+      const few = await raw(
+        "GET",
+        `contacts?$select=contactid&$count=true&$filter=description eq '${capTag}' and lastname eq 'Cap 7'`,
+        { headers: { prefer: 'odata.include-annotations="Microsoft.Dynamics.CRM.*"' } },
+      );
+      expect(few.json).to.deep.include({
+        "@odata.count": 1,
+        "@Microsoft.Dynamics.CRM.totalrecordcount": 1,
+        "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": false,
+      });
+      // "If you don't include the $count=true query option, the total … value is -1."
+      const uncounted = await raw("GET", `contacts?$select=contactid&$top=1&${filter}`, {
+        headers: { prefer: annotations },
+      });
+      expect(uncounted.json).to.deep.include({
+        "@Microsoft.Dynamics.CRM.totalrecordcount": -1,
+        "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": false,
+      });
+      expect(uncounted.json).to.not.have.property("@odata.count");
+    });
+
+    it("honours $filter in /$count, with the same 5,000 cap", async () => {
+      expect(
+        (await raw("GET", `contacts/$count?$filter=description eq '${capTag}'`)).text,
+      ).to.equal("5000");
+      const few = await raw(
+        "GET",
+        `contacts/$count?$filter=description eq '${capTag}' and (lastname eq 'Cap 1' or lastname eq 'Cap 2')`,
+      );
+      expect(few.status).to.equal(200);
+      expect(few.headers["content-type"]).to.match(/^text\/plain/);
+      expect(few.text).to.equal("2");
+    });
+
+    it("caps counts of many rows at 5,000; RetrieveTotalRecordCount gives the full number, as a snapshot", async () => {
+      const tables = emu.context.dataverse.get("dvcontract");
+      if (!tables) throw new Error("no tables for dvcontract");
+      const stored = tables.count("contacts");
+      const bulk = (count: number) =>
+        emu.control.call("PUT", "bulk-rows", {
+          env: "dvcontract",
+          side: "dataverse",
+          table: "contacts",
+          count,
+        });
+      await bulk(80_000);
       try {
         expect((await raw("GET", "contacts/$count")).text).to.equal("5000");
-        const counted = await raw("GET", "contacts?$count=true&$top=1&$select=fullname");
-        expect(counted.json).to.deep.include({
-          "@odata.count": 5000,
-          "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": true,
-        });
         const total = await raw(
           "GET",
           "RetrieveTotalRecordCount(EntityNames=['contact','account'])",
@@ -501,11 +564,173 @@ describe("Dataverse Web API (emulated)", function () {
         expect(collection.Keys).to.deep.equal(["contact", "account"]);
         expect(collection.Values[0]).to.equal(stored + 80_000);
       } finally {
-        setVirtualRowCount(tables, "contacts", "", 0);
+        await bulk(0);
       }
+      // A snapshot "within the past 24 hours": rows written since show up a day later.
+      const snapshot = async (): Promise<number | undefined> =>
+        (
+          (await raw("GET", "RetrieveTotalRecordCount(EntityNames=['contact'])")).json as {
+            EntityRecordCountCollection: { Values: number[] };
+          }
+        ).EntityRecordCountCollection.Values[0];
+      await raw("POST", "contacts", { body: { lastname: `${tag} after the snapshot` } });
+      expect(await snapshot()).to.equal(stored + 80_000);
+      await emu.control.call("PUT", "clock", { advanceMs: 24 * 60 * 60 * 1000 });
+      expect(await snapshot()).to.equal(stored + 1);
       const unknown = await raw("GET", "RetrieveTotalRecordCount(EntityNames=['nosuchentity'])");
       expect(unknown.status).to.equal(400);
       expect(errorOf(unknown).message).to.match(/'nosuchentity'/);
+    });
+  });
+
+  describe("paging cookies (Learn: Page results using OData)", () => {
+    type Page = { value: Array<Record<string, unknown>>; "@odata.nextLink"?: string };
+    const next = async (link: string | undefined, pageSize: number): Promise<Page> => {
+      if (!link) throw new Error("expected an @odata.nextLink");
+      const res = await emu.request("GET", link, {
+        token,
+        headers: { prefer: `odata.maxpagesize=${pageSize}` },
+      });
+      expect(res.status, res.text).to.equal(200);
+      return res.json as Page;
+    };
+
+    it("continues after the last row served, whatever was written between pages ($orderby)", async () => {
+      const prefix = `${tag} Cookie`;
+      for (const n of ["b", "d", "f", "h", "j", "l"])
+        await raw("POST", "accounts", { body: { name: `${prefix} ${n}` } });
+      const first = (
+        await raw(
+          "GET",
+          `accounts?$select=name&$filter=startswith(name,'${prefix}')&$orderby=name desc`,
+          { headers: { prefer: "odata.maxpagesize=3" } },
+        )
+      ).json as Page;
+      expect(first.value.map((r) => r["name"])).to.deep.equal(
+        ["l", "j", "h"].map((n) => `${prefix} ${n}`),
+      );
+      // The cookie names the first and last row of the page by sort value and primary key.
+      const token = new URL(first["@odata.nextLink"] ?? "").searchParams.get("$skiptoken") ?? "";
+      const cookie = /^<cookie pagenumber="2" pagingcookie="([^"]+)" istracking="False" \/>$/.exec(
+        token,
+      );
+      const braced = (row: Record<string, unknown> | undefined): string =>
+        `{${String(row?.["accountid"]).toUpperCase()}}`;
+      expect(decodeURIComponent(cookie?.[1] ?? "")).to.equal(
+        `<cookie page="1"><name last="${prefix} h" first="${prefix} l" />` +
+          `<accountid last="${braced(first.value[2])}" first="${braced(first.value[0])}" /></cookie>`,
+      );
+      // Between the pages: a row that sorts before the cookie, one after it, and a deleted one
+      // from the first page. An offset would now repeat "h" and skip one row.
+      await raw("POST", "accounts", { body: { name: `${prefix} k` } });
+      await raw("POST", "accounts", { body: { name: `${prefix} e` } });
+      const lId = first.value[0]?.["accountid"] as string;
+      expect((await raw("DELETE", `accounts(${lId})`)).status).to.equal(204);
+      const second = await next(first["@odata.nextLink"], 3);
+      expect(second.value.map((r) => r["name"])).to.deep.equal(
+        ["f", "e", "d"].map((n) => `${prefix} ${n}`),
+      );
+      const third = await next(second["@odata.nextLink"], 3);
+      expect(third.value.map((r) => r["name"])).to.deep.equal([`${prefix} b`]);
+      expect(third["@odata.nextLink"]).to.equal(undefined);
+    });
+
+    it("pages by primary key without $orderby, keyed on the last key served", async () => {
+      const description = `${tag}-bykey`;
+      const ids = ["1", "3", "5", "7"].map((d) => `00000000-0000-4000-8000-${tag.slice(1)}000${d}`);
+      for (const id of ids) await raw("POST", "accounts", { body: { accountid: id, description } });
+      const first = (
+        await raw("GET", `accounts?$select=accountid&$filter=description eq '${description}'`, {
+          headers: { prefer: "odata.maxpagesize=2" },
+        })
+      ).json as Page;
+      expect(first.value.map((r) => r["accountid"])).to.deep.equal(ids.slice(0, 2));
+      // A row whose key sorts before the cookie does not shift the next page.
+      await raw("POST", "accounts", {
+        body: { accountid: `00000000-0000-4000-8000-${tag.slice(1)}0000`, description },
+      });
+      const second = await next(first["@odata.nextLink"], 2);
+      expect(second.value.map((r) => r["accountid"])).to.deep.equal(ids.slice(2));
+    });
+
+    it("refuses a $skiptoken it did not make", async () => {
+      const res = await raw(
+        "GET",
+        'accounts?$skiptoken=<cookie pagenumber="2" pagingcookie="5" />',
+      );
+      expect(res.status).to.equal(400);
+      expect(errorOf(res).message).to.match(/\$skiptoken .* is not valid/);
+    });
+  });
+
+  describe("alternate keys (Learn: Use an alternate key to reference a record)", () => {
+    it("refuses a second row with the same alternate key values: 412 DuplicateRecordEntityKey", async () => {
+      const bind = `/cdm_companies(${companyId})`;
+      const number = `${tag}-DUP`;
+      const created = await raw("POST", "accounts", {
+        body: { name: "first", accountnumber: number, "msdyn_company@odata.bind": bind },
+      });
+      expect(created.status).to.equal(204);
+      const again = await raw("POST", "accounts", {
+        body: {
+          name: "second",
+          accountnumber: number.toLowerCase(),
+          "msdyn_company@odata.bind": bind,
+        },
+      });
+      expect(again.status).to.equal(412);
+      expect(errorOf(again)).to.deep.equal({
+        code: "0x80060892",
+        message:
+          "Entity Key accountnumber_msdyn_company violated. A record with the same value for accountnumber, _msdyn_company_value already exists. A duplicate record cannot be created. Select one or more unique values and try again.",
+      });
+      // Rows without a company are not in the key's index: the same number twice is accepted.
+      for (let i = 0; i < 2; i++)
+        expect(
+          (await raw("POST", "accounts", { body: { name: "no company", accountnumber: number } }))
+            .status,
+        ).to.equal(204);
+      // An update that would collide is refused as well, and changes nothing.
+      const other = await raw("POST", "accounts", {
+        body: { name: "other", accountnumber: `${number}-2`, "msdyn_company@odata.bind": bind },
+      });
+      const otherUrl = other.headers["odata-entityid"] as string;
+      const collide = await emu.request("PATCH", otherUrl, {
+        token,
+        body: { accountnumber: number },
+      });
+      expect(collide.status).to.equal(412);
+      expect(errorOf(collide).code).to.equal("0x80060892");
+      const kept = await emu.request("GET", `${otherUrl}?$select=accountnumber`, { token });
+      expect((kept.json as Record<string, unknown>)["accountnumber"]).to.equal(`${number}-2`);
+    });
+
+    it("upserts by alternate key: a repeated PATCH updates the one row it created", async () => {
+      const key = `accountnumber='${tag}-UP',_msdyn_company_value=${companyId}`;
+      for (const name of ["made", "made again"]) {
+        const res = await raw("PATCH", `accounts(${key})`, { body: { name } });
+        expect(res.status).to.equal(204);
+      }
+      const rows = await raw(
+        "GET",
+        `accounts?$select=name,accountnumber&$filter=accountnumber eq '${tag}-UP'`,
+      );
+      const value = (rows.json as { value: Array<Record<string, unknown>> }).value;
+      expect(value.map((r) => [r["name"], r["accountnumber"]])).to.deep.equal([
+        ["made again", `${tag}-UP`],
+      ]);
+      // `If-None-Match: *` makes it a create that a retry cannot repeat (Limit upsert operations).
+      const retried = await raw("PATCH", `accounts(${key})`, {
+        headers: { "if-none-match": "*" },
+        body: { name: "retried" },
+      });
+      expect(retried.status).to.equal(412);
+      expect(errorOf(retried).code).to.equal("0x80040237");
+    });
+
+    it("keeps tables without a public column list lenient", async () => {
+      const res = await raw("GET", "msdyn_dualwriteruntimeconfigs?$select=anycolumn");
+      expect(res.status).to.equal(200);
     });
   });
 
@@ -588,8 +813,104 @@ describe("Dataverse Web API (emulated)", function () {
         method: "GET",
         path: "nosuchthings",
         status: 404,
-        code: "0x80060888",
+        code: "0x8006088a",
         message: /^Resource not found for the segment 'nosuchthings'\.$/,
+      },
+      {
+        name: "an unknown segment after an entity set",
+        method: "GET",
+        path: "accounts/nosuchsegment",
+        status: 404,
+        code: "0x8006088a",
+        message: /^Resource not found for the segment 'nosuchsegment'\.$/,
+      },
+      {
+        name: "an unknown property segment of a row",
+        method: "GET",
+        path: "accounts(00000000-0000-4000-8000-000000000000)/Name",
+        status: 404,
+        code: "0x8006088a",
+        message: /^Resource not found for the segment 'Name'\.$/,
+      },
+      {
+        name: "a wrongly cased column in $select",
+        method: "GET",
+        path: "accounts?$select=Name",
+        status: 400,
+        code: "0x0",
+        message:
+          /^Could not find a property named 'Name' on type 'Microsoft\.Dynamics\.CRM\.account'\.$/,
+      },
+      {
+        name: "an unknown column in $filter (not a filter that matches every row)",
+        method: "GET",
+        path: "accounts?$filter=typo eq null",
+        status: 400,
+        code: "0x0",
+        message:
+          /^Could not find a property named 'typo' on type 'Microsoft\.Dynamics\.CRM\.account'\.$/,
+      },
+      {
+        name: "an unknown column in $orderby",
+        method: "GET",
+        path: "contacts?$orderby=surname",
+        status: 400,
+        code: "0x0",
+        message:
+          /^Could not find a property named 'surname' on type 'Microsoft\.Dynamics\.CRM\.contact'\.$/,
+      },
+      {
+        name: "an unknown column behind a navigation property",
+        method: "GET",
+        path: "accounts?$filter=msdyn_company/cdm_code eq 'USMF'",
+        status: 400,
+        code: "0x0",
+        message:
+          /^Could not find a property named 'cdm_code' on type 'Microsoft\.Dynamics\.CRM\.cdm_company'\.$/,
+      },
+      {
+        name: "an unknown column in a nested $select of $expand",
+        method: "GET",
+        path: "accounts?$expand=msdyn_company($select=code)",
+        status: 400,
+        code: "0x0",
+        message:
+          /^Could not find a property named 'code' on type 'Microsoft\.Dynamics\.CRM\.cdm_company'\.$/,
+      },
+      {
+        name: "an unknown column in the $filter of /$count",
+        method: "GET",
+        path: "accounts/$count?$filter=typo eq 1",
+        status: 400,
+        code: "0x0",
+        message: /named 'typo'/,
+      },
+      {
+        name: "an unknown column in a request body",
+        method: "POST",
+        path: "accounts",
+        body: { Name: "wrong case" },
+        status: 400,
+        code: "0x0",
+        message:
+          /^An error occurred while validating input parameters: Microsoft\.Crm\.CrmException: Invalid property 'Name' was found in entity 'Microsoft\.Dynamics\.CRM\.account'\./,
+      },
+      {
+        name: "a key predicate on a column that is not an alternate key",
+        method: "GET",
+        path: "accounts(name='Contoso')",
+        status: 400,
+        code: "0x0",
+        message:
+          /^The key in the request URI is not valid for resource 'Microsoft\.Dynamics\.CRM\.account'\. Ensure that the names and number of key properties match the declared or alternate key properties/,
+      },
+      {
+        name: "part of an alternate key",
+        method: "GET",
+        path: "accounts(accountnumber='A-1')",
+        status: 400,
+        code: "0x0",
+        message: /The key in the request URI is not valid/,
       },
       {
         name: "a malformed key",
@@ -649,8 +970,9 @@ describe("Dataverse Web API (emulated)", function () {
         path: "accounts",
         body: { "nosuchnav@odata.bind": "/cdm_companies(00000000-0000-4000-8000-000000000000)" },
         status: 400,
-        code: "0x80060888",
-        message: /undeclared property 'nosuchnav'/,
+        code: "0x80048d19",
+        message:
+          /^Error identified in Payload provided by the user for Entity :'accounts' {2}----> {2}InnerException : Microsoft\.OData\.ODataException: An undeclared property 'nosuchnav' which only has property annotations/,
       },
       {
         name: "a write to a lookup column",
@@ -737,6 +1059,29 @@ describe("Dataverse Web API (emulated)", function () {
       expect(res.status).to.equal(401);
       expect(errorOf(res)).to.have.keys(["code", "message"]);
     });
+  });
+});
+
+describe("Dataverse seeds against the declared columns", function () {
+  it("stores only declared columns in the tables that declare them (an existing org)", async () => {
+    const emu = await startTestEmulator({ seed: { scenario: "existing-existing", size: 6 } });
+    try {
+      const pair = emu.environments[0];
+      const tables = pair ? emu.context.dataverse.get(pair.name) : undefined;
+      if (!tables) throw new Error("no seeded org");
+      const undeclared = new Set<string>();
+      for (const set of tables.tableNames()) {
+        const columns = tableSchema(set)?.columns;
+        if (!columns) continue;
+        for (const { row } of tables.values(set))
+          for (const name of Object.keys(row))
+            if (!Object.hasOwn(columns, name)) undeclared.add(`${set}.${name}`);
+      }
+      expect([...undeclared]).to.deep.equal([]);
+      expect(tables.count("accounts")).to.be.greaterThan(0);
+    } finally {
+      await emu.close();
+    }
   });
 });
 

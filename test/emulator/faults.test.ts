@@ -4,15 +4,17 @@
  * rates that repeat, 404/400/413 in each surface's shape, and a 500 (never a crash) when a
  * handler throws something unexpected.
  */
-import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { ScaledClock } from "../../emulator/core/clock";
+import type { EnvironmentPair } from "../../emulator/core/context";
 import { FaultEngine } from "../../emulator/core/faults";
+import { HostPlan, IDENTITY_ADDRESS } from "../../emulator/core/hosts";
+import { Listeners } from "../../emulator/core/listeners";
 import { RequestLog } from "../../emulator/core/requestLog";
-import { createHttpsServer, createPipeline } from "../../emulator/core/server";
+import { createPipeline } from "../../emulator/core/server";
 import { defaultSettings } from "../../emulator/core/settings";
 import { defaultTlsDir, ensureTlsMaterial } from "../../emulator/core/tls";
-import { GATEWAY_AUDIENCE } from "../../emulator/index";
+import { dataverseAddress, GATEWAY_AUDIENCE } from "../../emulator/index";
 import { rawRequest, startTestEmulator, type TestEmulator } from "../support/emulator";
 
 describe("emulator faults", () => {
@@ -230,16 +232,17 @@ describe("emulator faults", () => {
       });
       expect(gw.status).to.equal(404);
       expect(gw.json).to.have.nested.property("error.code");
-      const dv = await emu.request(
-        "GET",
-        `${emu.url}/dataverse/no-such-org/api/data/v9.2/accounts`,
-        {
-          token: await emu.control.mintToken({ audience: `${emu.url}/dataverse/no-such-org` }),
-        },
-      );
+      // A Dataverse address whose slot holds no environment (slot 5: 127.0.0.22). Only used
+      // addresses listen, so the request goes to a listening one and names the free host.
+      const free = `https://${dataverseAddress(5)}:${emu.port}`;
+      const dv = await emu.request("GET", `${dataverseUrl}/api/data/v9.2/accounts`, {
+        headers: { host: new URL(free).host },
+        token: await emu.control.mintToken({ audience: free }),
+      });
       expect(dv.status).to.equal(404);
-      expect((dv.json as { error: { message: string } }).error.message).to.contain("no-such-org");
-      const outside = await emu.request("GET", `${emu.url}/dataverse/x`);
+      expect((dv.json as { error: { code: string } }).error.code).to.equal("0x80040217");
+      expect((dv.json as { error: { message: string } }).error.message).to.contain(free);
+      const outside = await emu.request("GET", `${dataverseUrl}/x`);
       expect(outside.status).to.equal(404);
       expect(outside.json).to.have.nested.property("error.message");
       const identity = await emu.request("GET", `${emu.url}/favicon.ico`);
@@ -266,16 +269,19 @@ describe("emulator faults", () => {
 
     it("answers a handler's unexpected exception with a shaped 500 and keeps serving", async () => {
       const tls = await ensureTlsMaterial(defaultTlsDir());
-      const server = createHttpsServer({ key: tls.serverKey, cert: tls.serverCert });
-      await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const listeners = new Listeners({ key: tls.serverKey, cert: tls.serverCert });
+      const port = await listeners.start(0, [IDENTITY_ADDRESS]);
+      const environments = new Map<string, EnvironmentPair>();
+      const hosts = new HostPlan(port, environments);
+      const url = hosts.identityUrl;
       const logged: string[] = [];
       const pipeline = createPipeline({
         ctx: {
           baseUrl: url,
+          hosts,
           clock: new ScaledClock(),
           settings: defaultSettings(),
-          environments: new Map(),
+          environments,
           dataverse: new Map(),
           fno: new Map(),
           persist: () => Promise.resolve(),
@@ -306,7 +312,7 @@ describe("emulator faults", () => {
           ],
         },
       });
-      server.on("request", pipeline.handler);
+      listeners.setHandler(pipeline.handler);
       try {
         const boom = await rawRequest("GET", `${url}/_emulator/boom`);
         expect(boom.status).to.equal(500);
@@ -319,8 +325,8 @@ describe("emulator faults", () => {
         const small = await rawRequest("POST", `${url}/_emulator/echo`, { body: "x".repeat(10) });
         expect(small).to.include({ status: 200, text: "xxxxxxxxxx" });
       } finally {
-        server.close();
-        server.closeAllConnections();
+        listeners.closeAllConnections();
+        await listeners.close();
       }
     });
   });

@@ -1,13 +1,14 @@
 /**
  * Contract tests of the emulated F&O OData service (`/data/`), over real HTTPS with tokens from
- * `@azure/identity`: composite keys with `dataAreaId`, company scope and `cross-company=true`,
- * query options and paging, `$batch` change sets, and the real error shapes (`innererror` on
- * write failures). There is no F&O-specific npm client, so requests are raw.
+ * `@azure/identity`: composite keys with `dataAreaId`, company scope and `cross-company=true` (for
+ * collections and for keyed access), query options and paging, the declared fields and enum types
+ * (unknown names, wrong types, the enum literal form), `$batch` change sets, and the real error
+ * shapes (`innererror` on write failures). There is no F&O-specific npm client, so requests are
+ * raw.
  */
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { EmulatorHttpError } from "../../emulator/core/http";
-import { setVirtualRowCount } from "../../emulator/runtime/virtualRows";
 import { startTestEmulator, type TestEmulator, type TestResponse } from "../support/emulator";
 
 interface ODataError {
@@ -66,6 +67,11 @@ describe("F&O OData (emulated)", function () {
       ...(body !== undefined ? { body } : {}),
       ...(headers ? { headers } : {}),
     });
+  }
+
+  /** A stored customer row as the seeds write it (straight into the table set). */
+  function customerRow(account: string, company: string): Record<string, unknown> {
+    return { dataAreaId: company, ...customer(account) };
   }
 
   function customer(account: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -249,32 +255,247 @@ describe("F&O OData (emulated)", function () {
     ).to.equal(404);
   });
 
-  it("counts the runtime's virtual rows where the count can include them", async () => {
+  it("counts and pages real rows beyond one page, per company and across companies", async function () {
+    this.timeout(20_000);
     const tables = emu.context.fno.get("fnocontract");
     if (!tables) throw new Error("no tables for fnocontract");
-    const stored = Number((await call("GET", "CustomersV3/$count?cross-company=true")).text);
     const storedHome = Number((await call("GET", "CustomersV3/$count")).text);
-    setVirtualRowCount(tables, "CustomersV3", home, 250_000);
-    try {
-      expect(Number((await call("GET", "CustomersV3/$count")).text)).to.equal(storedHome + 250_000);
-      expect(Number((await call("GET", "CustomersV3/$count?cross-company=true")).text)).to.equal(
-        stored + 250_000,
+    const storedAll = Number((await call("GET", "CustomersV3/$count?cross-company=true")).text);
+    // 12,000 real rows in the home company: more than F&O's largest page (10,000).
+    for (let i = 0; i < 12_000; i++)
+      tables.insert(
+        "CustomersV3",
+        customerRow(`${tag}-V${String(i).padStart(5, "0")}`, home),
+        "seed",
       );
-      const inHome = await call(
+    expect(Number((await call("GET", "CustomersV3/$count")).text)).to.equal(storedHome + 12_000);
+    expect(Number((await call("GET", "CustomersV3/$count?cross-company=true")).text)).to.equal(
+      storedAll + 12_000,
+    );
+    const inHome = await call(
+      "GET",
+      `CustomersV3?cross-company=true&$count=true&$top=0&$filter=dataAreaId eq '${home}'`,
+    );
+    expect((inHome.json as Record<string, unknown>)["@odata.count"]).to.equal(storedHome + 12_000);
+    const mine = `$filter=startswith(CustomerAccount,'${tag}-V')&$select=CustomerAccount`;
+    const first = await call("GET", `CustomersV3?${mine}`);
+    expect(values(first)).to.have.length(10_000);
+    const next = (first.json as Record<string, unknown>)["@odata.nextLink"] as string;
+    expect(next).to.contain("$skip=10000");
+    const second = await emu.request("GET", next, { token });
+    expect(values(second)).to.have.length(2_000);
+    expect((second.json as Record<string, unknown>)["@odata.nextLink"]).to.equal(undefined);
+  });
+
+  describe("declared fields and enum types", () => {
+    const type = "Microsoft.Dynamics.DataEntities.CustomerV3";
+    const enumType = "Microsoft.Dynamics.DataEntities.DirPartyBaseType";
+
+    it("refuses unknown or wrongly cased names in $select, $filter and $orderby", async () => {
+      const cases: ReadonlyArray<[string, string]> = [
+        ["CustomersV3?$select=customeraccount", "customeraccount"],
+        ["CustomersV3?$filter=Nickname eq 'x'", "Nickname"],
+        ["CustomersV3?$orderby=Nickname desc", "Nickname"],
+        ["CustomersV3/$count?$filter=Nickname eq 'x'", "Nickname"],
+        [`CustomersV3(dataAreaId='${home}',CustomerAccount='X')?$select=Nickname`, "Nickname"],
+      ];
+      for (const [path, name] of cases) {
+        const res = await call("GET", path);
+        expect(res.status, path).to.equal(400);
+        expect(errorOf(res), path).to.deep.equal({
+          code: "",
+          message: `Could not find a property named '${name}' on type '${type}'.`,
+        });
+      }
+    });
+
+    it("refuses unknown properties and values of the wrong type in bodies", async () => {
+      const unknown = await call("POST", "CustomersV3", customer(`${tag}-U1`, { Nickname: "x" }));
+      expect(unknown.status).to.equal(400);
+      expect(errorOf(unknown).message).to.equal(
+        `The property 'Nickname' does not exist on type '${type}'. Make sure to only use property names that are defined by the type.`,
+      );
+      const wrongType = await call(
+        "POST",
+        "CustomersV3",
+        customer(`${tag}-U2`, { OrganizationName: 5 }),
+      );
+      expect(wrongType.status).to.equal(400);
+      expect(errorOf(wrongType).message).to.equal(
+        "Cannot convert the literal '5' to the expected type 'Edm.String'.",
+      );
+      expect((await call("POST", "CustomersV3", customer(`${tag}-U3`))).status).to.equal(201);
+      const patch = await call(
+        "PATCH",
+        `CustomersV3(dataAreaId='${home}',CustomerAccount='${tag}-U3')`,
+        {
+          OrganizationNumberOfEmployees: "many",
+        },
+      );
+      expect(patch.status).to.equal(400);
+      expect(errorOf(patch).message).to.equal(
+        "Cannot convert the literal 'many' to the expected type 'Edm.Int32'.",
+      );
+      for (const account of [`${tag}-U1`, `${tag}-U2`]) {
+        expect(
+          (await call("GET", `CustomersV3(dataAreaId='${home}',CustomerAccount='${account}')`))
+            .status,
+        ).to.equal(404);
+      }
+    });
+
+    it("compares enum fields only with the enum literal of their type, with eq and ne", async () => {
+      expect((await call("POST", "CustomersV3", customer(`${tag}-E1`))).status).to.equal(201);
+      expect(
+        (
+          await call(
+            "POST",
+            "CustomersV3",
+            customer(`${tag}-E2`, {
+              PartyType: "Person",
+              PersonFirstName: "Ada",
+              PersonLastName: "Lovelace",
+              PersonGender: "Unknown",
+            }),
+          )
+        ).status,
+      ).to.equal(201);
+      const mine = `startswith(CustomerAccount,'${tag}-E')`;
+      const accounts = async (filter: string): Promise<unknown[]> => {
+        const res = await call(
+          "GET",
+          `CustomersV3?$filter=${filter} and ${mine}&$orderby=CustomerAccount`,
+        );
+        expect(res.status, res.text).to.equal(200);
+        return values(res).map((r) => r["CustomerAccount"]);
+      };
+      expect(await accounts(`PartyType eq ${enumType}'Organization'`)).to.deep.equal([`${tag}-E1`]);
+      expect(await accounts(`PartyType ne ${enumType}'Organization'`)).to.deep.equal([`${tag}-E2`]);
+      expect(
+        await accounts(`PersonGender eq Microsoft.Dynamics.DataEntities.Gender'Unknown'`),
+      ).to.deep.equal([`${tag}-E2`]);
+
+      const refused: ReadonlyArray<[string, string]> = [
+        [
+          "PartyType eq 'Organization'",
+          `A binary operator with incompatible types was detected. Found operand types '${enumType}' and 'Edm.String' for operator kind 'Equal'.`,
+        ],
+        [
+          "PartyType eq '*Org*'",
+          `A binary operator with incompatible types was detected. Found operand types '${enumType}' and 'Edm.String' for operator kind 'Equal'.`,
+        ],
+        [
+          "PartyType ne Microsoft.Dynamics.DataEntities.NoYes'Yes'",
+          `A binary operator with incompatible types was detected. Found operand types '${enumType}' and 'Microsoft.Dynamics.DataEntities.NoYes' for operator kind 'NotEqual'.`,
+        ],
+        [
+          "OrganizationName eq Microsoft.Dynamics.DataEntities.NoYes'Yes'",
+          "A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Microsoft.Dynamics.DataEntities.NoYes' for operator kind 'Equal'.",
+        ],
+        [
+          `PartyType eq ${enumType}'Robot'`,
+          "The string 'Robot' is not a valid enumeration type constant.",
+        ],
+        [
+          `PartyType gt ${enumType}'Person'`,
+          "The operator 'gt' is not supported for the enum property 'PartyType'; the operations supported for enums are eq and ne.",
+        ],
+      ];
+      for (const [filter, message] of refused) {
+        const res = await call("GET", `CustomersV3?$filter=${filter}`);
+        expect(res.status, filter).to.equal(400);
+        expect(errorOf(res), filter).to.deep.equal({ code: "", message });
+      }
+      // The documented example on another entity.
+      const currencies = await call(
         "GET",
-        `CustomersV3?cross-company=true&$count=true&$top=0&$filter=dataAreaId eq '${home}'`,
+        "Currencies?$filter=ReferenceCurrencyForTriangulation eq Microsoft.Dynamics.DataEntities.NoYes'No'",
       );
-      expect((inHome.json as Record<string, unknown>)["@odata.count"]).to.equal(
-        storedHome + 250_000,
+      expect(currencies.status, currencies.text).to.equal(200);
+    });
+
+    it("takes enum member names in bodies", async () => {
+      const wrongMember = await call(
+        "POST",
+        "CustomersV3",
+        customer(`${tag}-M1`, { PartyType: "Org" }),
       );
-      const otherFilter = await call(
-        "GET",
-        `CustomersV3/$count?$filter=startswith(CustomerAccount,'${tag}-P')`,
+      expect(wrongMember.status).to.equal(400);
+      expect(errorOf(wrongMember).message).to.equal(
+        "The string 'Org' is not a valid enumeration type constant.",
       );
-      expect(otherFilter.text).to.equal("5"); // virtual rows cannot match other filters
-    } finally {
-      setVirtualRowCount(tables, "CustomersV3", home, 0);
-    }
+      const number = await call("POST", "CustomersV3", customer(`${tag}-M2`, { PartyType: 2 }));
+      expect(number.status).to.equal(400);
+      expect(errorOf(number).message).to.equal(
+        `Cannot convert the literal '2' to the expected type '${enumType}'.`,
+      );
+      const created = await call(
+        "POST",
+        "CustomersV3",
+        customer(`${tag}-M3`, { CreditLimitIsMandatory: "Yes" }),
+      );
+      expect(created.status, created.text).to.equal(201);
+      expect(created.json).to.include({ PartyType: "Organization", CreditLimitIsMandatory: "Yes" });
+    });
+
+    it("refuses a customer without a customer group, as F&O's infolog says", async () => {
+      const res = await call("POST", "CustomersV3", customer(`${tag}-G1`, { CustomerGroupId: "" }));
+      expect(res.status).to.equal(500);
+      expect(errorOf(res).innererror?.message).to.equal(
+        "Write failed for table row of type 'CustCustomerV3Entity'. Infolog: Field 'Customer group' must be filled in.",
+      );
+    });
+
+    it("describes the declared fields and the enum types in $metadata", async () => {
+      const res = await call("GET", "$metadata");
+      expect(res.status).to.equal(200);
+      expect(res.text).to.contain(
+        '<EnumType Name="NoYes"><Member Name="No" Value="0"/><Member Name="Yes" Value="1"/></EnumType>',
+      );
+      expect(res.text).to.match(/<EntityType Name="CustomerV3"><Key>/); // not an open type
+      expect(res.text).to.contain(`<Property Name="PartyType" Type="${enumType}"/>`);
+      expect(res.text).to.contain(
+        '<Property Name="OrganizationNumberOfEmployees" Type="Edm.Int32"/>',
+      );
+      expect(res.text).to.contain(
+        '<Property Name="CustomerAccount" Type="Edm.String" Nullable="false"/>',
+      );
+    });
+  });
+
+  describe("keyed access within the company scope", () => {
+    const key = () =>
+      `CustomersV3(dataAreaId='${other.toLowerCase()}',CustomerAccount='${tag}-C1')`;
+
+    before(async () => {
+      const res = await call("POST", "CustomersV3", customer(`${tag}-C1`, { dataAreaId: other }));
+      expect(res.status, res.text).to.equal(201);
+    });
+
+    it("finds a row of another company only with cross-company=true", async () => {
+      const scoped = await call("GET", key());
+      expect(scoped.status).to.equal(404);
+      expect(errorOf(scoped)).to.deep.equal({
+        code: "",
+        message: "Resource not found for the segment 'CustomersV3'.",
+      });
+      const across = await call("GET", `${key()}?cross-company=true`);
+      expect(across.status, across.text).to.equal(200);
+      expect(across.json).to.include({
+        CustomerAccount: `${tag}-C1`,
+        dataAreaId: other.toLowerCase(),
+      });
+    });
+
+    it("updates and deletes a row of another company only with cross-company=true", async () => {
+      expect((await call("PATCH", key(), { OrganizationName: "Nope" })).status).to.equal(404);
+      expect(
+        (await call("PATCH", `${key()}?cross-company=true`, { OrganizationName: "Yes" })).status,
+      ).to.equal(204);
+      expect((await call("DELETE", key())).status).to.equal(404);
+      expect((await call("DELETE", `${key()}?cross-company=true`)).status).to.equal(204);
+      expect((await call("GET", `${key()}?cross-company=true`)).status).to.equal(404);
+    });
   });
 
   describe("writes refused by a write listener (how the dual-write runtime vetoes)", () => {

@@ -1,13 +1,22 @@
 /**
- * Identity contract: the real `@azure/identity` gets tokens from the emulated tenant with a secret
- * and with a certificate, every surface accepts them, and refuses bad tokens with a 401 in its
- * own shape. Bad token requests get Entra's error shape.
+ * Identity contract: the real `@azure/identity` gets app tokens from the emulated tenant with a
+ * secret and with a certificate, and delegated tokens for the dual-write administrator with
+ * `UsernamePasswordCredential` (the tool's ROPC route); refresh tokens rotate and expire as
+ * Entra's do, redeemed the way TokenRefresh.cs sends them. Dataverse and F&O accept app tokens,
+ * the gateway delegated ones (app tokens only with `gatewayAcceptsAppTokens`); every surface
+ * refuses bad tokens with a 401 in its own shape. Bad token requests get Entra's error shape.
  */
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { UsernamePasswordCredential } from "@azure/identity";
 import { expect } from "chai";
 import { createLocalJWKSet, decodeJwt, jwtVerify, SignJWT } from "jose";
-import { GATEWAY_AUDIENCE } from "../../emulator/index";
-import { startTestEmulator, type TestEmulator } from "../support/emulator";
+import {
+  DUAL_WRITE_CLIENT_ID,
+  GATEWAY_AUDIENCE,
+  PORTAL_ORIGIN,
+  PORTAL_REDIRECT_URI,
+} from "../../emulator/index";
+import { startTestEmulator, type TestEmulator, type TestResponse } from "../support/emulator";
 
 describe("emulator identity", () => {
   let emu: TestEmulator;
@@ -25,7 +34,7 @@ describe("emulator identity", () => {
     {
       surface: "gateway",
       resource: GATEWAY_AUDIENCE,
-      url: `${emu.gatewayUrl}/api/DualWriteManagement/1.0/Environments?targetType=AX&identifier=${encodeURIComponent(financeOperationsUrl)}`,
+      url: `${emu.gatewayUrl}/api/DualWriteManagement/1.0/Environments?targetType=AX&identifier=${new URL(financeOperationsUrl).hostname}`,
     },
     { surface: "dataverse", resource: dataverseUrl, url: `${dataverseUrl}/api/data/v9.2/WhoAmI` },
     {
@@ -154,9 +163,9 @@ describe("emulator identity", () => {
       expectEntraError(res.json, "invalid_tenant", 90002);
     });
 
-    it("a grant other than client_credentials is AADSTS70003; no credential is AADSTS7000218", async () => {
+    it("a grant it does not know is AADSTS70003; no credential is AADSTS7000218", async () => {
       const grant = await tokenRequest({
-        grant_type: "password",
+        grant_type: "authorization_code",
         scope: `${GATEWAY_AUDIENCE}/.default`,
       });
       expect(grant.status).to.equal(400);
@@ -201,14 +210,45 @@ describe("emulator identity", () => {
   });
 
   describe("bearer checks on every surface", () => {
-    it("accepts tokens from both credential types on gateway, Dataverse and F&O", async () => {
+    it("Dataverse and F&O accept app tokens from both credential types; the gateway a user's", async () => {
       for (const credential of [emu.secretCredential(), emu.certificateCredential()]) {
-        for (const call of surfaceCalls()) {
+        for (const call of surfaceCalls().filter((c) => c.surface !== "gateway")) {
           const token = (await credential.getToken(`${call.resource}/.default`)).token;
           const res = await emu.request("GET", call.url, { token });
           expect(res.status, `${call.surface}: ${res.text}`).to.equal(200);
         }
       }
+      const gateway = surfaceCalls()[0]!;
+      const delegated = (await emu.adminCredential().getToken(`${GATEWAY_AUDIENCE}/.default`))
+        .token;
+      const res = await emu.request("GET", gateway.url, { token: delegated });
+      expect(res.status, res.text).to.equal(200);
+    });
+
+    it("the gateway refuses app-only tokens with 401 in its shape, unless gatewayAcceptsAppTokens", async () => {
+      const gateway = surfaceCalls()[0]!;
+      for (const credential of [emu.secretCredential(), emu.certificateCredential()]) {
+        const token = (await credential.getToken(`${GATEWAY_AUDIENCE}/.default`)).token;
+        expect(decodeJwt(token).scp, "an app-only token").to.equal(undefined);
+        const refused = await emu.request("GET", gateway.url, { token });
+        expect(refused.status).to.equal(401);
+        const error = (refused.json as { error: { code: string; message: string } }).error;
+        expect(error.code).to.equal("Unauthorized");
+        expect(error.message).to.match(/accepts only delegated user tokens/);
+        expect(refused.headers["www-authenticate"]).to.match(/^Bearer authorization_uri=/);
+      }
+      await emu.control.updateSettings({ gatewayAcceptsAppTokens: true });
+      try {
+        const token = await emu.appToken(GATEWAY_AUDIENCE);
+        const allowed = await emu.request("GET", gateway.url, { token });
+        expect(allowed.status, allowed.text).to.equal(200);
+      } finally {
+        await emu.control.updateSettings({ gatewayAcceptsAppTokens: false });
+      }
+      const again = await emu.request("GET", gateway.url, {
+        token: await emu.appToken(GATEWAY_AUDIENCE),
+      });
+      expect(again.status).to.equal(401);
     });
 
     it("tolerates a trailing slash on the audience", async () => {
@@ -268,6 +308,223 @@ describe("emulator identity", () => {
             ),
           );
         }
+      });
+    }
+  });
+
+  describe("delegated sign-in of the dual-write administrator", () => {
+    const scope = `${GATEWAY_AUDIENCE}/.default`;
+    const credential = (tenant: string, password = emu.dualWriteAdmin.password) =>
+      new UsernamePasswordCredential(
+        tenant,
+        DUAL_WRITE_CLIENT_ID,
+        emu.dualWriteAdmin.username,
+        password,
+        { authorityHost: emu.url, disableInstanceDiscovery: true },
+      );
+
+    it("UsernamePasswordCredential gets a user token with upn, scp, oid, tid, aud, appid in two calls, at any tenant name", async () => {
+      const { tenantDomain } = await emu.control.call<{ tenantDomain: string }>("GET", "info");
+      for (const tenant of [emu.credentials.tenantId, tenantDomain, "organizations", "common"]) {
+        const since = await emu.control.lastRequestSeq();
+        const token = (await credential(tenant).getToken(scope)).token;
+        const calls = (await emu.control.requests(since)).map(
+          (r) => `${r.method} ${r.host}${r.path} ${r.status}`,
+        );
+        expect(calls, tenant).to.deep.equal([
+          `GET 127.0.0.1/${tenant}/v2.0/.well-known/openid-configuration 200`,
+          `POST 127.0.0.1/${tenant}/oauth2/v2.0/token 200`,
+        ]);
+        const claims = decodeJwt(token);
+        expect(claims, tenant).to.include({
+          aud: GATEWAY_AUDIENCE,
+          tid: emu.credentials.tenantId,
+          appid: DUAL_WRITE_CLIENT_ID,
+          upn: emu.dualWriteAdmin.username,
+          scp: "user_impersonation",
+          idtyp: "user",
+        });
+        expect(claims.oid).to.match(/^[0-9a-f-]{36}$/);
+        expect(claims.oid).not.to.equal(DUAL_WRITE_CLIENT_ID);
+      }
+      expect(emu.dualWriteAdmin.username).to.match(/^dwadmin@[a-z0-9]+\.onmicrosoft\.com$/);
+    });
+
+    it("answers the password grant as Entra does: refresh token, ID token and client_info on request", async () => {
+      const res = await passwordRequest({
+        scope: `${scope} openid profile offline_access`,
+        client_info: "1",
+      });
+      expect(res.status, res.text).to.equal(200);
+      const body = res.json as Record<string, string | number>;
+      expect(body).to.include({ token_type: "Bearer", expires_in: 3600 });
+      expect(body.scope).to.equal(
+        `${GATEWAY_AUDIENCE}/user_impersonation openid profile offline_access`,
+      );
+      expect(body).to.include.keys("access_token", "refresh_token", "id_token", "client_info");
+      const id = decodeJwt(String(body.id_token));
+      expect(id).to.include({
+        aud: DUAL_WRITE_CLIENT_ID,
+        preferred_username: emu.dualWriteAdmin.username,
+      });
+      expect(
+        JSON.parse(Buffer.from(String(body.client_info), "base64url").toString()),
+      ).to.deep.equal({ uid: id.oid, utid: emu.credentials.tenantId });
+      const bare = await passwordRequest({ scope });
+      expect(bare.json).not.to.have.any.keys("refresh_token", "id_token", "client_info");
+    });
+
+    it("a wrong password is AADSTS50126 and an unknown user AADSTS50034, also through @azure/identity", async () => {
+      const wrong = await passwordRequest({ scope, password: "not-the-password" });
+      expect(wrong.status).to.equal(400);
+      expectEntraError(wrong.json, "invalid_grant", 50126);
+      const unknown = await passwordRequest({ scope, username: `nobody@${randomUUID()}.test` });
+      expect(unknown.status).to.equal(400);
+      expectEntraError(unknown.json, "invalid_grant", 50034);
+      let message = "";
+      await credential("organizations", "not-the-password")
+        .getToken(scope)
+        .catch((e: Error) => (message = e.message));
+      expect(message).to.contain("AADSTS50126");
+      expect(message).not.to.contain(emu.dualWriteAdmin.password);
+    });
+
+    it("the registered app may use the password grant only with its secret", async () => {
+      const noSecret = await passwordRequest({ scope, client_id: emu.credentials.clientId });
+      expect(noSecret.status).to.equal(401);
+      expectEntraError(noSecret.json, "invalid_client", 7000218);
+      const withSecret = await passwordRequest({
+        scope,
+        client_id: emu.credentials.clientId,
+        client_secret: emu.credentials.clientSecret,
+      });
+      expect(withSecret.status, withSecret.text).to.equal(200);
+      expect(
+        decodeJwt(String((withSecret.json as { access_token: string }).access_token)),
+      ).to.include({ appid: emu.credentials.clientId, upn: emu.dualWriteAdmin.username });
+    });
+
+    it("renews a portal sign-in as TokenRefresh.cs does: Origin, redirect URI, rotating refresh tokens", async () => {
+      const signIn = await emu.control.signIn();
+      expect(decodeJwt(signIn.access_token)).to.include({ upn: emu.dualWriteAdmin.username });
+      const first = await refreshRequest(signIn.refresh_token);
+      expect(first.status, first.text).to.equal(200);
+      const renewed = first.json as Record<string, string>;
+      expect(renewed.refresh_token).to.be.a("string").and.not.equal(signIn.refresh_token);
+      expect(decodeJwt(renewed.access_token!)).to.include({
+        aud: GATEWAY_AUDIENCE,
+        appid: DUAL_WRITE_CLIENT_ID,
+        upn: emu.dualWriteAdmin.username,
+        scp: "user_impersonation",
+      });
+      const gateway = await emu.request("GET", surfaceCalls()[0]!.url, {
+        token: renewed.access_token!,
+      });
+      expect(gateway.status, gateway.text).to.equal(200);
+      // The rotated token works, and the old one is not revoked by its use (Entra's rule).
+      expect((await refreshRequest(renewed.refresh_token!)).status).to.equal(200);
+      expect((await refreshRequest(signIn.refresh_token)).status).to.equal(200);
+    });
+
+    it("a portal (SPA) refresh token needs Origin (AADSTS9002327) and the portal's redirect URI (AADSTS50011)", async () => {
+      const { refresh_token } = await emu.control.signIn();
+      const noOrigin = await refreshRequest(refresh_token, { origin: undefined });
+      expect(noOrigin.status).to.equal(400);
+      expectEntraError(noOrigin.json, "invalid_request", 9002327);
+      const otherRedirect = await refreshRequest(refresh_token, {
+        redirect_uri: "https://example.test/callback",
+      });
+      expect(otherRedirect.status).to.equal(400);
+      expectEntraError(otherRedirect.json, "invalid_request", 50011);
+    });
+
+    it("an expired refresh token is invalid_grant: AADSTS700084 from the portal, AADSTS700082 from ROPC", async () => {
+      const { refresh_token: spa } = await emu.control.signIn();
+      const ropc = (
+        (await passwordRequest({ scope: `${scope} offline_access` })).json as {
+          refresh_token: string;
+        }
+      ).refresh_token;
+      expect((await refreshRequest(spa)).status).to.equal(200);
+      await emu.control.updateSettings({ refreshTokenLifetimeSeconds: 0 });
+      try {
+        const expiredSpa = await refreshRequest(spa);
+        expect(expiredSpa.status).to.equal(400);
+        expectEntraError(expiredSpa.json, "invalid_grant", 700084);
+        const expiredRopc = await refreshRequest(ropc, { origin: undefined });
+        expect(expiredRopc.status).to.equal(400);
+        expectEntraError(expiredRopc.json, "invalid_grant", 700082);
+      } finally {
+        await emu.control.updateSettings({ refreshTokenLifetimeSeconds: 86_400 });
+      }
+      expect((await refreshRequest(spa)).status).to.equal(200);
+    });
+
+    it("a refresh token is never a bearer token, and an access token never a refresh token", async () => {
+      const signIn = await emu.control.signIn();
+      const asBearer = await emu.request("GET", surfaceCalls()[0]!.url, {
+        token: signIn.refresh_token,
+      });
+      expect(asBearer.status).to.equal(401);
+      const asRefresh = await refreshRequest(signIn.access_token);
+      expect(asRefresh.status).to.equal(400);
+      expectEntraError(asRefresh.json, "invalid_grant", 9002313);
+      const otherClient = await refreshRequest(signIn.refresh_token, {
+        client_id: emu.credentials.clientId,
+        client_secret: emu.credentials.clientSecret,
+      });
+      expect(otherClient.status).to.equal(400);
+      expectEntraError(otherClient.json, "invalid_grant", 70000);
+    });
+
+    /** The ROPC form MSAL sends (client_info and the rest optional). */
+    function passwordRequest(overrides: Record<string, string | undefined>): Promise<TestResponse> {
+      return form("organizations", {
+        grant_type: "password",
+        client_id: DUAL_WRITE_CLIENT_ID,
+        username: emu.dualWriteAdmin.username,
+        password: emu.dualWriteAdmin.password,
+        ...overrides,
+      });
+    }
+
+    /** The refresh POST exactly as TokenRefresh.cs:126-157 builds it (authority: `common`). */
+    function refreshRequest(
+      refreshToken: string,
+      overrides: Record<string, string | undefined> = {},
+    ): Promise<TestResponse> {
+      // `Origin` is the portal's AbsoluteUri, with its slash (TokenRefresh.cs:136).
+      const { origin, ...fields } = overrides;
+      const sendOrigin = "origin" in overrides ? origin : `${PORTAL_ORIGIN}/`;
+      return form(
+        "common",
+        {
+          client_id: DUAL_WRITE_CLIENT_ID,
+          scope: "https://IntegratorApp.com/.default openid profile offline_access",
+          redirect_uri: PORTAL_REDIRECT_URI,
+          grant_type: "refresh_token",
+          refresh_token: refreshToken,
+          ...fields,
+        },
+        sendOrigin,
+      );
+    }
+
+    function form(
+      tenant: string,
+      fields: Record<string, string | undefined>,
+      origin?: string,
+    ): Promise<TestResponse> {
+      const body = new URLSearchParams(
+        Object.entries(fields).filter((e): e is [string, string] => e[1] !== undefined),
+      ).toString();
+      return emu.request("POST", `${emu.url}/${tenant}/oauth2/v2.0/token`, {
+        headers: {
+          "content-type": "application/x-www-form-urlencoded;charset=UTF-8",
+          accept: "application/json",
+          ...(origin === undefined ? {} : { origin }),
+        },
+        body,
       });
     }
   });

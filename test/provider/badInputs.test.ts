@@ -200,7 +200,7 @@ describe("bad inputs: one failure naming the property, zero writes (provider, em
     {
       title: "an F&O environment the gateway does not know",
       lifecycle: connection,
-      inputs: () => conn({ financeOperationsUrl: `${h.emulator.url}/fno/nowhere` }),
+      inputs: () => conn({ financeOperationsUrl: `https://127.0.0.201:${h.emulator.port}` }),
       property: "financeOperationsUrl",
       says: /knows no F&O environment/,
     },
@@ -355,6 +355,13 @@ describe("bad inputs: one failure naming the property, zero writes (provider, em
       inputs: () => sync({ legalEntities: undefined, linkedLegalEntities: codes(45) }),
       property: "legalEntities",
       says: /45 legal entities/,
+    },
+    {
+      title: "a legal entity to report that the link does not have",
+      lifecycle: run,
+      inputs: () => sync({ legalEntities: ["USMF", "DEMF"] }),
+      property: "legalEntities",
+      says: /DEMF is not on the link \(it has USMF\)/,
     },
     {
       title: "an over-long trigger",

@@ -85,7 +85,7 @@ describe("clients: Dataverse and F&O (emulator)", () => {
     const since = await h.mark();
     expect(await dataverse.count("contacts", `description eq '${tag}-many'`)).to.equal(many);
     const reads = await h.requestsSince(since, (e) => e.path.endsWith("/contacts"));
-    expect(reads).to.have.length(3); // the capped $count, then two pages of keys
+    expect(reads).to.have.length(2); // the first page of keys (it carries the capped count), then the second
   });
 
   it("creates, reads and updates a row; update never creates a missing one", async () => {
@@ -178,9 +178,29 @@ describe("clients: Dataverse and F&O (emulator)", () => {
     expect(delays).to.deep.equal([2000]);
   });
 
-  it("answers integrationDetails with undefined while the environment is not linked", async () => {
+  it("answers integrationDetails with the paired F&O environment, linked or not, and undefined when not paired", async () => {
     const { dataverse } = h.clients();
-    expect(await dataverse.integrationDetails()).to.equal(undefined);
+    // Power Platform integration pairs the environments, independent of the dual-write link.
+    const details = await dataverse.integrationDetails();
+    expect([details?.Id, details?.Url]).to.deep.equal([h.env.cid, h.env.financeOperationsUrl]);
+    await h.emulator.control.call("PUT", `integration/${encodeURIComponent(h.env.name)}`, {
+      integrated: false,
+    });
+    try {
+      expect(await dataverse.integrationDetails()).to.equal(undefined);
+    } finally {
+      await h.emulator.control.call("PUT", `integration/${encodeURIComponent(h.env.name)}`, {
+        integrated: true,
+      });
+    }
+  });
+
+  it("reads the organization's Power Platform environment id (RetrieveCurrentOrganization)", async () => {
+    const org = await h.clients().dataverse.currentOrganization();
+    expect(org.EnvironmentId).to.match(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    );
+    expect(org.OrganizationId).to.not.equal(org.EnvironmentId);
   });
 
   it("reads the F&O legal entities, sharing one request among concurrent readers", async () => {

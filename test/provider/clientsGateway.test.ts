@@ -1,38 +1,49 @@
 /**
- * The gateway client against the in-process emulator: environment lookup, link, solutions, maps,
- * actions and their status, prerequisites, versions, integration keys; an ambiguous start that is
- * looked up rather than repeated; a start refused before processing that is sent once more; and
+ * The gateway client against the in-process emulator, in the dialect of Microsoft's tool:
+ * environments by host, a link made through Reset and waited for, solutions applied one per
+ * request, a map initialized ("8"), prerequisites by template id, string action codes and the
+ * Status array, an ambiguous start that is looked up rather than repeated, a start refused before
+ * processing that is sent once more, versions switched by template id, integration keys set on
+ * the connection set's CRM dataset and read back from it, an initial sync as a start with
+ * `skipInitialSync:false`, a relink whose answer was lost (not sent twice), and an unlink; plus
  * shared reads (many concurrent `listMaps` → one request).
  *
- * The tests run in order on one linked environment, like a `pulumi up` would.
+ * The tests run in order on one environment pair, like a `pulumi up` would.
  */
 import { expect } from "chai";
 import {
   createClients,
   resetClientCache,
   type Clients,
+  type GatewayLink,
   type GatewayMap,
+  type LinkRequest,
 } from "../../provider/clients/index";
 import { MapAction, MapState, RequestState } from "../../provider/clients/gateway";
 import { DualWriteError, TimeoutError } from "../../provider/errors";
+import { newLinkRequest } from "../../provider/resources/dualWriteConnection/newLinkRequest";
 import { recordingSleep, startClientHarness, type ClientHarness } from "./clientsHarness";
 
 const LEGAL_ENTITIES_MAP = "cdm_companies - Legal entities";
 const ACCOUNTS_MAP = "accounts - Customers V3";
+const CORE_SOLUTION = "msdyn_DualWriteAppCoreMaps";
 
 describe("clients: gateway (emulator)", () => {
   let h: ClientHarness;
   let clients: Clients;
   let cid: string;
   let company: string;
+  let link: GatewayLink;
 
   before(async () => {
     h = await startClientHarness({ clock: { speed: 20 } });
     clients = h.clients();
+    cid = h.env.cid;
   });
   after(() => h?.close());
   afterEach(() => h.emulator.control.clearFaults());
 
+  const host = (url: string) => new URL(url).hostname;
   const mapNamed = async (name: string, fresh = true): Promise<GatewayMap> => {
     const map = (await clients.gateway.listMaps(cid, { fresh })).find((m) => m.tName === name);
     if (!map) throw new Error(`no map named ${name}`);
@@ -44,54 +55,68 @@ describe("clients: gateway (emulator)", () => {
       (e) => e.surface === "gateway" && e.method === method && e.path.endsWith(suffix),
     );
 
-  it("finds the environment by its F&O URL, and nothing for an unknown one", async () => {
-    const env = await clients.gateway.findEnvironment(h.env.financeOperationsUrl);
-    expect(env?.cid).to.equal(h.env.cid);
-    expect(env?.linked).to.equal(false);
-    cid = h.env.cid;
-    expect(await clients.gateway.findEnvironment(`${h.emulator.url}/fno/not-there`)).to.equal(
-      undefined,
-    );
+  it("looks environments up by host name: not linked yet, an unknown host and a full URL all answer nothing", async () => {
+    const since = await h.mark();
+    expect(await clients.gateway.findEnvironment(h.env.financeOperationsUrl)).to.equal(undefined);
+    expect(await clients.gateway.findLink("https://127.0.0.250/")).to.equal(undefined);
+    const lookups = await gatewayCalls(since, "GET", "/Environments");
+    expect(lookups.map((e) => new URLSearchParams(e.query).get("identifier"))).to.deep.equal([
+      host(h.env.financeOperationsUrl),
+      "127.0.0.250",
+    ]);
   });
 
-  it("links the environments and reads the connection set", async () => {
-    const les = await clients.fno.legalEntities();
-    company = les[0]?.code ?? "";
-    expect(company).to.not.equal("");
-    const requestId = await clients.gateway.link(cid, {
-      dataverseUrl: h.env.dataverseUrl,
+  it("reads the Power Platform pairing and the environment id from Dataverse", async () => {
+    const pairing = await clients.dataverse.integrationDetails();
+    expect([pairing?.Id, pairing?.Url]).to.deep.equal([cid, h.env.financeOperationsUrl]);
+    const org = await clients.dataverse.currentOrganization();
+    expect(org.EnvironmentId).to.match(/^[0-9a-f-]{36}$/i);
+  });
+
+  it("links through Reset with the tool's body, waits for the link, and reads the connection set", async () => {
+    // USMF: the seeded company with business data (the initial sync below moves some).
+    company = "USMF";
+    expect((await clients.fno.legalEntities()).map((le) => le.code)).to.include(company);
+    const request = await newLinkRequest(clients, {
       financeOperationsUrl: h.env.financeOperationsUrl,
+      dataverseUrl: h.env.dataverseUrl,
+      cid,
       legalEntities: [company],
-      skipInitialWrites: true,
-      forceReset: false,
+      skipInitialWrites: false,
     });
-    expect(requestId).to.be.a("string");
-    const env = await clients.gateway.findEnvironment(h.env.financeOperationsUrl);
-    expect([env?.linked, env?.linkedDataverseUrl]).to.deep.equal([true, h.env.dataverseUrl]);
-    const set = await clients.gateway.getConnectionSet(env?.cname ?? "");
+    const since = await h.mark();
+    link = await clients.gateway.link(request, { forceReset: false });
+    expect(link).to.deep.include({
+      cid,
+      dataverseUrl: h.env.dataverseUrl,
+      legalEntities: [company],
+      powerAppsEnvironment: request.payload.powerAppsEnvironmentName,
+    });
+    const resets = await gatewayCalls(since, "POST", `/api/ConnectionSet/${cid}/Reset`);
+    expect(resets.map((r) => [r.query, r.status])).to.deep.equal([
+      ["targetType=AX&forceReset=False", 200],
+    ]);
+    const set = await clients.gateway.getConnectionSet(link.cname, { fresh: true });
+    expect(set?.dataverse?.name).to.equal(host(h.env.dataverseUrl));
+    expect(set?.financeOperations?.directUrl).to.equal(h.env.financeOperationsUrl);
     expect(set?.legalEntities).to.deep.equal([company]);
-    expect(set?.dataverseUrl).to.equal(h.env.dataverseUrl);
   });
 
-  it("sees the link from Dataverse (RetrieveFinanceAndOperationsIntegrationDetails)", async () => {
-    const details = await clients.dataverse.integrationDetails();
-    expect(details?.Url).to.equal(h.env.financeOperationsUrl);
-  });
-
-  it("applies the orchestration solutions and waits for them", async () => {
-    const solutions = await clients.gateway.listSolutions(cid);
-    const pending = solutions.filter((s) => s.installed && !s.applied).map((s) => s.uniqueName);
-    expect(pending.length).to.be.greaterThan(0);
-    await clients.gateway.applySolutions(cid, pending);
-    expect(
-      (await clients.gateway.listSolutions(cid))
-        .filter((s) => pending.includes(s.uniqueName))
-        .every((s) => s.applied),
-    ).to.equal(true);
+  it("applies an orchestration solution (one per request) and waits for it; its maps appear", async () => {
+    const listed = (await clients.gateway.listSolutions(cid)).map((s) => s.uniqueName);
+    expect(listed).to.include(CORE_SOLUTION);
+    expect(await clients.gateway.listMaps(cid, { fresh: true })).to.deep.equal([]);
+    const since = await h.mark();
+    await clients.gateway.applySolution(cid, CORE_SOLUTION, {
+      isApplied: () => Promise.resolve(false),
+    });
+    expect(await gatewayCalls(since, "POST", "/RestoreTemplates")).to.have.length(1);
     const maps = await clients.gateway.listMaps(cid);
     expect(maps.map((m) => m.tName)).to.include.members([LEGAL_ENTITIES_MAP, ACCOUNTS_MAP]);
     const accounts = maps.find((m) => m.tName === ACCOUNTS_MAP);
     expect(accounts?.activeTemplate?.version).to.match(/^\d+\.\d+\.\d+\.\d+$/);
+    // The tid is the active template's id (toolbAX live capture).
+    expect(accounts?.tid).to.equal(accounts?.activeTemplate?.id);
   });
 
   it("shares one listMaps request among concurrent readers", async () => {
@@ -135,16 +160,26 @@ describe("clients: gateway (emulator)", () => {
     }
   });
 
-  it("lists prerequisite maps in start order", async () => {
+  it("initializes a map that has no project (action 8), then finds its pid", async () => {
+    const legal = await mapNamed(LEGAL_ENTITIES_MAP);
+    expect(legal.pid).to.equal(undefined);
+    const since = await h.mark();
+    const ready = await clients.gateway.initialize(cid, legal);
+    expect(ready.pid).to.be.a("string").and.not.equal("");
+    expect(await gatewayCalls(since, "POST", "/Start")).to.have.length(1);
+    expect(ready.lastRequests.some((r) => r.action === MapAction.Initialize)).to.equal(true);
+  });
+
+  it("lists the prerequisites of a template in start order, as active template ids", async () => {
     const accounts = await mapNamed(ACCOUNTS_MAP);
     const legal = await mapNamed(LEGAL_ENTITIES_MAP);
-    const [sequence] = await clients.gateway.prerequisiteSequences(cid, [accounts.tid]);
+    const sequence = await clients.gateway.prerequisiteSequence(cid, accounts.tid);
     expect(sequence).to.include(legal.tid);
     expect(sequence).to.not.include(accounts.tid);
   });
 
   it("reports a failed request with the gateway's message", async () => {
-    const accounts = await mapNamed(ACCOUNTS_MAP);
+    const accounts = await clients.gateway.initialize(cid, await mapNamed(ACCOUNTS_MAP));
     const requestId = await clients.gateway.startAction(MapAction.Start, [
       { tid: accounts.tid, pid: accounts.pid, cid },
     ]);
@@ -182,6 +217,15 @@ describe("clients: gateway (emulator)", () => {
     expect(after.lastRequests.filter((r) => r.requestId === requestId)).to.have.length(1);
   });
 
+  it("reads a request's outcome from the Status array: the maps, with its lastRequests entry", async () => {
+    const legal = await mapNamed(LEGAL_ENTITIES_MAP);
+    const last = legal.lastRequests.find((r) => r.action === MapAction.Start);
+    if (!last) throw new Error("the start is not in the map's lastRequests");
+    const status = await clients.gateway.getRequestStatus(last.requestId);
+    expect(status?.maps.map((m) => m.tName)).to.deep.equal([LEGAL_ENTITIES_MAP]);
+    expect([status?.state, status?.action]).to.deep.equal([RequestState.Completed, "1"]);
+  });
+
   it("sends a start once more when the gateway refused it before acting (5xx, no record)", async () => {
     const legal = await mapNamed(LEGAL_ENTITIES_MAP);
     const before = new Set(legal.lastRequests.map((r) => r.requestId));
@@ -201,7 +245,7 @@ describe("clients: gateway (emulator)", () => {
       { tid: legal.tid, pid: legal.pid, cid },
     ]);
     expect((await gatewayCalls(since, "POST", "/Start")).map((p) => p.status)).to.deep.equal([
-      503, 202,
+      503, 200,
     ]);
     await fast.gateway.waitForRequest(requestId);
     const after = await mapNamed(LEGAL_ENTITIES_MAP);
@@ -234,40 +278,108 @@ describe("clients: gateway (emulator)", () => {
     }
   });
 
-  it("switches the active version of a stopped map", async () => {
+  it("switches the active version of a stopped map by template id; its tid follows", async () => {
     const accounts = await mapNamed(ACCOUNTS_MAP);
     expect(accounts.state).to.be.oneOf([MapState.Stopped, MapState.NotRunning, MapState.None]);
     const other = accounts.templates.find((t) => t.id !== accounts.activeTemplate?.id);
     if (!other) throw new Error(`${ACCOUNTS_MAP} has a single version in the emulator's catalog`);
-    const result = await clients.gateway.switchActive(cid, other.id, accounts.pid);
-    expect(result.template).to.deep.equal(other);
-    expect((await mapNamed(ACCOUNTS_MAP, false)).activeTemplate).to.deep.equal(other);
+    const since = await h.mark();
+    await clients.gateway.switchActive(cid, other.id, accounts.pid ?? "");
+    const [call] = await gatewayCalls(since, "POST", `/SwitchActive/${other.id}`);
+    expect(call?.query).to.equal(`pid=${accounts.pid ?? ""}`);
+    const after = await mapNamed(ACCOUNTS_MAP);
+    expect(after.activeTemplate).to.deep.equal(other);
+    expect(after.tid).to.equal(other.id);
   });
 
-  it("sets and reads integration keys", async () => {
-    const org = h.env.name;
-    const keys = await clients.gateway.setIntegrationKeys(org, "accounts", [
-      "accountnumber",
-      "msdyn_company.cdm_companycode",
-    ]);
-    expect(keys.accounts).to.deep.equal(["accountnumber", "msdyn_company.cdm_companycode"]);
-    expect((await clients.gateway.getIntegrationKeys(org)).accounts).to.deep.equal([
-      "accountnumber",
-      "msdyn_company.cdm_companycode",
-    ]);
-  });
-
-  it("reports initial sync as not started for a map that never ran one", async () => {
-    const accounts = await mapNamed(ACCOUNTS_MAP);
-    const results = await clients.gateway.initialSyncResults(accounts.pid);
-    expect(results.map((r) => r.legalEntity)).to.deep.equal([company]);
+  it("sets integration keys on the connection set's CRM dataset and reads them back from the set", async () => {
+    const dataset = link.set?.dataverse?.name ?? "";
+    const keys = ["accountnumber", "msdyn_company.cdm_companycode"];
+    const since = await h.mark();
+    await clients.gateway.setIntegrationKeys(dataset, "accounts", keys);
     expect(
-      results.map((r) => [r.status, r.upserted, r.errors, r.firstErrors.length]),
-    ).to.deep.equal([["NotStarted", 0, 0, 0]]);
+      await gatewayCalls(since, "POST", `/api/dataset/${dataset}/IntegrationKeys`),
+    ).to.have.length(1);
+    const set = await clients.gateway.getConnectionSet(link.cname, { fresh: true });
+    expect(set?.integrationKeys.accounts).to.deep.equal(keys);
   });
 
-  it("confirms a link whose answer was lost instead of resetting it twice", async () => {
-    const env = await clients.gateway.findEnvironment(h.env.financeOperationsUrl);
+  it("runs an initial sync as a start with skipInitialSync:false after a table refresh, and reads its results", async () => {
+    const groupsName = "msdyn_customergroups - Customer groups";
+    const currencies = await clients.gateway.initialize(
+      cid,
+      await mapNamed("transactioncurrencies - Currencies"),
+    );
+    // The legal-entities map is paused by an earlier test; resume it, and start what groups need.
+    const legal = await mapNamed(LEGAL_ENTITIES_MAP);
+    if (legal.state === MapState.Paused) {
+      await clients.gateway.waitForRequest(
+        await clients.gateway.startAction(MapAction.Resume, [
+          { tid: legal.tid, pid: legal.pid, cid },
+        ]),
+      );
+    }
+    await clients.gateway.waitForRequest(
+      await clients.gateway.startAction(MapAction.Start, [
+        { tid: currencies.tid, pid: currencies.pid, cid },
+      ]),
+    );
+    const groups = await clients.gateway.initialize(cid, await mapNamed(groupsName));
+    const fm = await clients.gateway.fieldMappings(groups.pid ?? "");
+    expect(fm.name).to.not.equal("");
+    const since = await h.mark();
+    await clients.gateway.refreshTables(fm.name);
+    const requestId = await clients.gateway.startAction(MapAction.Start, [
+      {
+        tid: groups.tid,
+        pid: groups.pid,
+        cid,
+        skipInitialSync: false,
+        master: "FinanceOperations",
+      },
+    ]);
+    const states: number[] = [];
+    await clients.gateway.waitForRequest(requestId, {
+      onProgress: (s) => {
+        const state = s.maps.find((m) => m.tName === groupsName)?.state;
+        if (state !== undefined) states.push(state);
+      },
+    });
+    expect(
+      (await h.requestsSince(since, (e) => e.surface === "gateway" && e.method === "POST")).map(
+        (e) => e.path,
+      ),
+    ).to.deep.equal([`/api/Project/${fm.name}/Refresh`, "/api/DualWriteManagement/1.0/Start"]);
+    expect((await mapNamed(groupsName)).state).to.be.oneOf([MapState.Running, MapState.CatchUp]);
+    const results = await clients.gateway.initialSyncResults(groups.pid ?? "");
+    expect(results.map((r) => r.legalEntity)).to.deep.equal([company]);
+    expect(results[0]?.runId).to.be.a("string");
+    expect(results[0]?.upserted).to.be.greaterThan(0);
+  });
+
+  it("confirms a relink whose answer was lost instead of resetting it twice", async () => {
+    // A relink as the tool makes it: the connection set's own environments sent back
+    // (ResetLinkEngine.cs:118-147), here with one more legal entity.
+    const set = await clients.gateway.getConnectionSet(link.cname, { fresh: true });
+    const second = (await clients.fno.legalEntities()).find((le) => le.code !== company)?.code;
+    if (!set?.dataverse || !set.financeOperations || !second)
+      throw new Error("the connection set lacks an environment, or F&O has one legal entity");
+    const env = (e: NonNullable<typeof set.dataverse>, targetType: "CRM" | "AX") => ({
+      targetType,
+      name: e.name,
+      displayName: e.displayName ?? e.name,
+      id: e.powerAppsEnvironment ?? "",
+      isDevInstance: e.isDevInstance,
+      directUrl: e.directUrl ?? "",
+    });
+    const request: LinkRequest = {
+      cid,
+      payload: {
+        powerAppsEnvironmentName: set.dataverse.powerAppsEnvironment ?? "",
+        environments: [env(set.dataverse, "CRM"), env(set.financeOperations, "AX")],
+        legalEntities: [company, second],
+      },
+    };
     await h.emulator.control.addFault({
       kind: "dropAfterCommit",
       surface: "gateway",
@@ -276,26 +388,17 @@ describe("clients: gateway (emulator)", () => {
       count: 1,
     });
     const since = await h.mark();
-    const result = await h.clients({ sleep: recordingSleep().sleep }).gateway.link(cid, {
-      dataverseUrl: h.env.dataverseUrl,
-      financeOperationsUrl: h.env.financeOperationsUrl,
-      legalEntities: [company],
-      skipInitialWrites: true,
-      forceReset: true,
-    });
-    expect(result).to.equal(undefined);
+    const relinked = await clients.gateway.link(request, { forceReset: true });
+    expect([...relinked.legalEntities].sort()).to.deep.equal([company, second].sort());
     expect((await gatewayCalls(since, "POST", "/Reset")).map((p) => p.outcome)).to.deep.equal([
       "droppedAfterCommit",
     ]);
-    expect(
-      (await clients.gateway.getConnectionSet(env?.cname ?? "", { fresh: true }))?.legalEntities,
-    ).to.deep.equal([company]);
+    link = relinked;
   });
 
-  it("unlinks", async () => {
-    await clients.gateway.unlink(cid, { forceReset: true });
-    const env = await clients.gateway.findEnvironment(h.env.financeOperationsUrl);
-    expect(env?.linked).to.equal(false);
-    expect(await clients.gateway.getConnectionSet(env?.cname ?? "")).to.equal(undefined);
+  it("unlinks (CHOICE: Reset with no environments) and waits until the gateway lists nothing", async () => {
+    await clients.gateway.unlink(link, h.env.financeOperationsUrl, { forceReset: true });
+    expect(await clients.gateway.findEnvironment(h.env.financeOperationsUrl)).to.equal(undefined);
+    expect(await clients.gateway.getConnectionSet(link.cname)).to.equal(undefined);
   });
 });

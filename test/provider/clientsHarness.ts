@@ -64,6 +64,10 @@ export async function startClientHarness(
     "dualwrite:authorityHost": emulator.url,
     "dualwrite:gatewayUrl": emulator.gatewayUrl,
     "dualwrite:caCertificatePath": emulator.caCertPath,
+    // The gateway takes delegated tokens only (TokenRefresh.cs:127-160): its own sign-in, as the
+    // seeded dual-write administrator.
+    "dualwrite:gatewayUsername": emulator.dualWriteAdmin.username,
+    "dualwrite:gatewayPassword": emulator.dualWriteAdmin.password,
   };
   const config = (extra: Record<string, string> = {}) => {
     const values: Record<string, string> = { ...stack, ...extra };

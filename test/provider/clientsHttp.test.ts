@@ -221,7 +221,7 @@ describe("clients: HTTP layer and authentication (emulator)", () => {
       expect([e.method, e.status, e.attempts]).to.deep.equal(["GET", 502, 3]);
       expect(e.url).to.equal(`${h.env.dataverseUrl}/api/data/v9.2/WhoAmI`);
       expect(e.message).to.match(
-        /^GET https:\/\/127\.0\.0\.1:\d+\/dataverse\/[^ ]+\/api\/data\/v9\.2\/WhoAmI failed with HTTP 502 after 3 attempts/,
+        /^GET https:\/\/127\.0\.0\.\d+:\d+\/api\/data\/v9\.2\/WhoAmI failed with HTTP 502 after 3 attempts/,
       );
     });
 

@@ -102,26 +102,47 @@ describe("CompanyBootstrap (provider, emulator)", () => {
     });
   });
 
-  it("a new unstamped row is drift; update stamps it", async () => {
+  it("a row created after the bootstrap ran is not drift; with stampNewRows it is, and update stamps it", async () => {
+    const groups = await h.emulator.control.rows("dataverse", "ee", "msdyn_customergroups");
     await h.emulator.control.insertRows("dataverse", "ee", "accounts", {
       accountid: "00000000-0000-4000-8000-00000000abcd",
       name: "Late arrival",
       accountnumber: "LATE-1",
+      customertypecode: 3,
+      _msdyn_customergroupid_value: groups[0]?.msdyn_customergroupid ?? null,
       _owningbusinessunit_value: units["Contoso US"],
+      // Every Dataverse row has its creation time (the control API does not set it).
+      createdon: (await h.emulator.control.call<{ iso: string }>("GET", "clock")).iso,
     });
-    const d = await bootstrap.diff(outs.companyId, outs, inputs(), h.ctx());
+    // Covered are the rows that existed when the bootstrap ran: a live org's new rows are no drift.
+    expect(outs.selectionCutoff).to.be.a("string");
+    h.logs.length = 0;
+    const quiet = await bootstrap.diff(outs.companyId, outs, inputs(), h.ctx());
+    expect(quiet.changes).to.equal(false);
+    expect(quiet.reasons.join(" "), quiet.reasons.join("\n")).to.match(
+      /1 accounts without a company were created after .*: not covered \(set stampNewRows: true/,
+    );
+    const kept = await bootstrap.read(outs.companyId, outs, h.ctx());
+    expect(kept?.props.pendingRows).to.deep.equal({ accounts: 0, contacts: 0 });
+    // Asked to, it covers new rows too: drift, and the next update stamps it.
+    const d = await bootstrap.diff(outs.companyId, outs, inputs({ stampNewRows: true }), h.ctx());
     expect(d.changes).to.equal(true);
     expect(d.reasons.join(" ")).to.include(
       "1 accounts and 0 contacts have no company and would be stamped with USMF",
     );
-    const read = await bootstrap.read(outs.companyId, outs, h.ctx());
+    const read = await bootstrap.read(outs.companyId, { ...outs, stampNewRows: true }, h.ctx());
     expect(read?.props.pendingRows).to.deep.equal({ accounts: 1, contacts: 0 });
     const mark = await h.mark();
-    outs = await bootstrap.update(outs.companyId, read!.props, inputs(), h.ctx());
+    outs = await bootstrap.update(
+      outs.companyId,
+      read!.props,
+      inputs({ stampNewRows: true }),
+      h.ctx(),
+    );
     expect(outs.stampedRows).to.deep.equal({ accounts: 1, contacts: 0 });
     const writes = await h.writesSince(mark);
     expect(writes.map((w) => `${w.method} ${w.path}`)).to.deep.equal([
-      "POST /dataverse/ee/api/data/v9.2/accounts/Microsoft.Dynamics.CRM.UpdateMultiple",
+      "POST /api/data/v9.2/accounts/Microsoft.Dynamics.CRM.UpdateMultiple",
     ]);
     const row = (await accounts()).find(
       (r) => r.accountid === "00000000-0000-4000-8000-00000000abcd",

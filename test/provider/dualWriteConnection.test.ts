@@ -46,8 +46,18 @@ describe("DualWriteConnection (provider, emulator)", () => {
       expect((await h.requestsSince(mark)).length).to.be.greaterThan(0);
     });
 
-    it("create links the environments and applies the core solution", async () => {
+    it("create links the environments (one Reset, waited for) and applies the core solution", async () => {
+      const mark = await h.mark();
       const created = await connection.create(inputsFor("ee"), h.ctx());
+      const writes = await h.writesSince(mark);
+      const resets = writes.filter((w) => w.path.endsWith("/Reset"));
+      expect(resets.map((w) => `${w.method} ${w.path}?${w.query}`)).to.deep.equal([
+        `POST /api/ConnectionSet/${h.env("ee").cid}/Reset?targetType=AX&forceReset=False`,
+      ]);
+      // One solution per RestoreTemplates call (DWSolutionEngine.cs:105).
+      expect(writes.filter((w) => w.path.endsWith("/RestoreTemplates")).length).to.equal(
+        created.outs.appliedSolutions.length,
+      );
       id = created.id;
       outs = created.outs;
       expect(id).to.equal(h.env("ee").cid);
@@ -107,7 +117,7 @@ describe("DualWriteConnection (provider, emulator)", () => {
       await connection.delete(id, outs, h.ctx());
       const writes = await h.writesSince(mark);
       expect(writes.map((w) => `${w.method} ${w.path}`)).to.deep.equal([
-        `POST /gateway/api/ConnectionSet/${id}/Reset`,
+        `POST /api/ConnectionSet/${id}/Reset`,
       ]);
       expect(writes.filter((w) => w.method === "DELETE")).to.deep.equal([]);
       expect(await connection.read(id, outs, h.ctx())).to.equal(undefined);

@@ -87,7 +87,9 @@ describe("EntityMapBinding (provider, emulator)", () => {
     }
     const { id, outs } = await binding.create(inputs(ACCOUNTS), h.ctx());
     made[ACCOUNTS] = outs;
-    expect(id).to.equal(`${link.environmentId}/${outs.mapId}`);
+    // A map is known by its name: its tid is the active version's id, which a switch changes.
+    expect(id).to.equal(`${link.environmentId}/${ACCOUNTS}`);
+    expect(outs.projectId).to.not.equal("");
     expect(outs.observedState).to.equal("Running");
     expect(outs.activeVersion).to.equal("1.0.0.5");
     expect(outs.prerequisiteMaps).to.have.members([LEGAL_ENTITIES, CURRENCIES, GROUPS]);
@@ -125,7 +127,7 @@ describe("EntityMapBinding (provider, emulator)", () => {
     expect(made[ACCOUNTS].observedState).to.equal("Running");
     const writes = await h.writesSince(mark);
     expect(writes.map((w) => `${w.method} ${w.path}`)).to.deep.equal([
-      "POST /gateway/api/DualWriteManagement/1.0/Start",
+      "POST /api/DualWriteManagement/1.0/Start",
     ]);
     expect(await mapState(ACCOUNTS)).to.match(/Running|4/);
   });
@@ -143,18 +145,23 @@ describe("EntityMapBinding (provider, emulator)", () => {
     expect(d.changes).to.equal(true);
     expect(d.reasons.join(" ")).to.match(/runs version 1\.0\.0\.5; declared 1\.0\.0\.4/);
     const mark = await h.mark();
-    made[ACCOUNTS] = await binding.update("x", made[ACCOUNTS]!, news, h.ctx());
+    const before = made[ACCOUNTS]!;
+    made[ACCOUNTS] = await binding.update("x", before, news, h.ctx());
     expect(made[ACCOUNTS].activeVersion).to.equal("1.0.0.4");
     expect(made[ACCOUNTS].observedState).to.equal("Running");
+    // The tid follows the active version; the project stays.
+    expect(made[ACCOUNTS].mapId).to.not.equal(before.mapId);
+    expect(made[ACCOUNTS].projectId).to.equal(before.projectId);
     const writes = (await h.writesSince(mark)).map(
-      (w) => `${w.method} ${w.path.replace(/SwitchActive\/.*/, "SwitchActive/…")}`,
+      (w) =>
+        `${w.method} ${w.path.replace(/SwitchActive\/.*/, "SwitchActive/…").replace(/Project\/.*\/Refresh/, "Project/…/Refresh")}`,
     );
+    // Stop, switch, refresh the tables (DWMapEngine.cs:1383-1400), start.
     expect(writes).to.deep.equal([
-      "POST /gateway/api/DualWriteManagement/1.0/Start",
-      "POST /gateway/api/DualWriteManagement/1.0/SolutionAware/" +
-        link.environmentId +
-        "/SwitchActive/…",
-      "POST /gateway/api/DualWriteManagement/1.0/Start",
+      "POST /api/DualWriteManagement/1.0/Start",
+      "POST /api/DualWriteManagement/1.0/SolutionAware/" + link.environmentId + "/SwitchActive/…",
+      "POST /api/Project/…/Refresh",
+      "POST /api/DualWriteManagement/1.0/Start",
     ]);
     expect((await binding.diff("x", made[ACCOUNTS], news, h.ctx())).changes).to.equal(false);
   });
@@ -182,8 +189,17 @@ describe("EntityMapBinding (provider, emulator)", () => {
     expect(d.reasons.join(" ")).to.match(
       /integration keys are accountnumber, msdyn_company\.cdm_companycode; declared/,
     );
+    const mark = await h.mark();
     made[ACCOUNTS] = await binding.update("x", made[ACCOUNTS]!, news, h.ctx());
     expect(made[ACCOUNTS].integrationKeysInEffect).to.deep.equal(keys);
+    // Written to the dataset the connection set names for the CRM side (DWMapEngine.cs:1501-1503):
+    // for a link the provider made, the Dataverse host name (newLinkRequest, CHOICE).
+    const keyWrites = (await h.writesSince(mark)).filter((w) =>
+      w.path.endsWith("/IntegrationKeys"),
+    );
+    expect(keyWrites.map((w) => w.path)).to.deep.equal([
+      `/api/dataset/${new URL(link.dataverseUrl).hostname}/IntegrationKeys`,
+    ]);
     expect(made[ACCOUNTS].observedState).to.equal("Running");
     expect((await binding.diff("x", made[ACCOUNTS], news, h.ctx())).changes).to.equal(false);
   });
@@ -232,7 +248,7 @@ describe("EntityMapBinding (provider, emulator)", () => {
     await binding.delete("x", made[CONTACTS]!, h.ctx());
     const writes = await h.writesSince(mark);
     expect(writes.map((w) => `${w.method} ${w.path}`)).to.deep.equal([
-      "POST /gateway/api/DualWriteManagement/1.0/Start",
+      "POST /api/DualWriteManagement/1.0/Start",
     ]);
     expect(await mapState(CONTACTS)).to.match(/Stopped|1/);
     expect((await binding.read("x", made[CONTACTS]!, h.ctx()))?.props.observedState).to.equal(

@@ -33,8 +33,11 @@ export interface ResourceHarness {
   /** Stack config as the dynamic provider's `configure` sees it (`dualwrite:*`). */
   readonly stack: Readonly<Record<string, string>>;
   readonly config: ProviderConfig;
-  /** A fresh context (new clients, as a new provider process has); its log lines go to `logs`. */
-  ctx(options?: Partial<HandlerOptions>): HandlerContext;
+  /**
+   * A fresh context (new clients, as a new provider process has); its log lines go to `logs`.
+   * `signal` is the provider process's cancellation, as the runtime gives it to the clients.
+   */
+  ctx(options?: Partial<HandlerOptions>, extra?: { readonly signal?: AbortSignal }): HandlerContext;
   /** Every line a context printed, oldest first. */
   readonly logs: string[];
   /** A bookmark of the request log. */
@@ -74,6 +77,10 @@ export async function startResourceHarness(
     "dualwrite:authorityHost": emulator.url,
     "dualwrite:gatewayUrl": emulator.gatewayUrl,
     "dualwrite:caCertificatePath": emulator.caCertPath,
+    // The gateway takes delegated tokens only (TokenRefresh.cs:127-160): its own sign-in, as the
+    // seeded dual-write administrator.
+    "dualwrite:gatewayUsername": emulator.dualWriteAdmin.username,
+    "dualwrite:gatewayPassword": emulator.dualWriteAdmin.password,
   };
   // An empty environment: the tests must not pick up AZURE_* variables of the machine.
   const config = readProviderConfig((key) => stack[key], {});
@@ -89,14 +96,18 @@ export async function startResourceHarness(
     stack,
     config,
     logs,
-    ctx(overrides = {}) {
+    ctx(overrides = {}, extra = {}) {
       const clientsByKey = new Map<string, ReturnType<typeof createClients>>();
       return {
         clients(envs) {
           const key = `${envs.financeOperationsUrl}|${envs.dataverseUrl}`;
           let c = clientsByKey.get(key);
           if (!c) {
-            c = createClients(config, envs, { private: true, pollMs: 20 });
+            c = createClients(config, envs, {
+              private: true,
+              pollMs: 20,
+              ...(extra.signal && { signal: extra.signal }),
+            });
             clientsByKey.set(key, c);
             opened.push(c);
           }
@@ -107,6 +118,7 @@ export async function startResourceHarness(
           ...DEFAULT_OPTIONS,
           mapActionTimeoutMs: 60_000,
           solutionTimeoutMs: 60_000,
+          linkTimeoutMs: 60_000,
           initialSyncTimeoutMs: 120_000,
           progressIntervalMs: 50,
           ...overrides,

@@ -77,16 +77,13 @@ describe("InitialSyncRun (provider, emulator)", () => {
     linkedLegalEntities: link.linkedLegalEntities,
     ...extra,
   });
-  const setVirtualRows = (
-    side: "fno" | "dataverse",
-    table: string,
-    company: string,
-    count: number,
-  ) => h.emulator.control.call("PUT", "virtual-rows", { env: "ee", side, table, company, count });
+  /** Real generated rows (`PUT /_emulator/bulk-rows`): exactly `count` of them in the table. */
+  const setBulkRows = (side: "fno" | "dataverse", table: string, company: string, count: number) =>
+    h.emulator.control.call("PUT", "bulk-rows", { env: "ee", side, table, company, count });
 
   describe("data-volume rules (refused in check, with the counts, before anything is written)", () => {
     it("more than 500,000 F&O rows for one legal entity", async () => {
-      await setVirtualRows("fno", "CustomerGroups", "USMF", 600_000);
+      await setBulkRows("fno", "CustomerGroups", "USMF", 600_000);
       try {
         const mark = await h.mark();
         const failures = await run.check(
@@ -101,7 +98,7 @@ describe("InitialSyncRun (provider, emulator)", () => {
           .and.to.match(/initial sync skipped/);
         expect(await h.writesSince(mark)).to.deep.equal([]);
       } finally {
-        await setVirtualRows("fno", "CustomerGroups", "USMF", 0);
+        await setBulkRows("fno", "CustomerGroups", "USMF", 0);
       }
     });
 
@@ -164,7 +161,7 @@ describe("InitialSyncRun (provider, emulator)", () => {
     });
 
     it("10 or more lookups when Dataverse holds rows", async () => {
-      await setVirtualRows("dataverse", "msdyn_vendors", "USMF", 25);
+      await setBulkRows("dataverse", "msdyn_vendors", "USMF", 25);
       try {
         const mark = await h.mark();
         const failures = await run.check(
@@ -178,7 +175,7 @@ describe("InitialSyncRun (provider, emulator)", () => {
           .and.to.match(/cannot initial-sync from Dataverse/);
         expect(await h.writesSince(mark)).to.deep.equal([]);
       } finally {
-        await setVirtualRows("dataverse", "msdyn_vendors", "USMF", 0);
+        await setBulkRows("dataverse", "msdyn_vendors", "USMF", 0);
       }
     });
   });
@@ -206,8 +203,16 @@ describe("InitialSyncRun (provider, emulator)", () => {
         ["USMF", "Succeeded"],
       ]);
       expect(groups.measuredCounts.financeOperations.USMF).to.be.greaterThan(0);
-      const starts = (await h.writesSince(mark)).filter((w) => w.path.endsWith("/Start"));
-      expect(starts).to.have.length(1); // started once, polled after
+      // The groups map runs (a prerequisite of accounts): it is stopped ("4"), its tables are
+      // refreshed, and the initial sync is started once ("1", skipInitialSync false), then polled.
+      const writes = (await h.writesSince(mark)).map((w) =>
+        w.path.replace(/Project\/.*\/Refresh/, "Project/…/Refresh"),
+      );
+      expect(writes).to.deep.equal([
+        "/api/DualWriteManagement/1.0/Start",
+        "/api/Project/…/Refresh",
+        "/api/DualWriteManagement/1.0/Start",
+      ]);
 
       accounts = (await run.create(inputs(ACCOUNTS, { legalEntities: ["USMF"] }), h.ctx())).outs;
       const usmf = accounts.results.find((r) => r.legalEntity === "USMF");
@@ -223,7 +228,7 @@ describe("InitialSyncRun (provider, emulator)", () => {
       ).to.equal(true);
     });
 
-    it("is history: the same declaration shows no change; a new trigger replaces it", async () => {
+    it("is history: the same declaration shows no change; a new trigger runs it again in place", async () => {
       const same = inputs(ACCOUNTS, { legalEntities: ["USMF"] });
       expect(await run.diff(accounts.requestId, accounts, same, h.ctx())).to.deep.include({
         changes: false,
@@ -234,15 +239,55 @@ describe("InitialSyncRun (provider, emulator)", () => {
         { ...same, trigger: "2026-11-25" },
         h.ctx(),
       );
-      expect(again).to.deep.include({ changes: true, replaces: ["trigger"] });
+      // An update, not a replacement: the update knows the run it recorded, so a job that an
+      // interrupted `up` started for the new trigger is adopted rather than run twice.
+      expect(again).to.deep.include({ changes: true, replaces: [] });
+      expect(again.reasons).to.deep.equal(["trigger changes: the initial sync runs again"]);
+      // Another map is another run.
+      const other = await run.diff(
+        accounts.requestId,
+        accounts,
+        { ...same, mapName: GROUPS },
+        h.ctx(),
+      );
+      expect(other).to.deep.include({ changes: true, replaces: ["mapName"] });
       const read = await run.read(accounts.requestId, accounts, h.ctx());
       expect(read?.id).to.equal(accounts.requestId);
     });
 
-    it("a failed run (lookups that never synced) raises the first errors and records nothing", async () => {
+    it("reports only the declared legal entities, although a run covers the link's", async () => {
+      expect(accounts.results.map((r) => r.legalEntity)).to.deep.equal(["USMF"]);
+      // A new trigger (and no legalEntities) runs the groups again, as an update: a new job.
+      const mark = await h.mark();
+      const all = await run.update(
+        groups.requestId,
+        groups,
+        inputs(GROUPS, { trigger: "all" }),
+        h.ctx(),
+      );
+      expect(all.results.map((r) => r.legalEntity).sort()).to.deep.equal(["DEMF", "USMF"]);
+      expect(all.requestId).to.not.equal(groups.requestId);
+      expect(all.adopted).to.equal(false);
+      const starts = (await h.writesSince(mark)).filter((w) => w.path.endsWith("/Start"));
+      expect(starts, "stop, then the start with initial sync").to.have.length(2);
+    });
+
+    it("a failed run (a lookup that cannot resolve) raises the first errors and records nothing", async () => {
+      // A DEMF customer whose group exists nowhere: its group lookup cannot resolve in Dataverse.
+      // (The map is stopped first, or live sync would refuse the row at once.)
+      await h.emulator.control.call("PUT", `maps/ee/${encodeURIComponent(ACCOUNTS)}/state`, {
+        state: "Stopped",
+      });
+      await h.emulator.control.insertRows("fno", "ee", "CustomersV3", {
+        dataAreaId: "demf",
+        CustomerAccount: "DE-ORPHAN",
+        PartyType: "Organization",
+        OrganizationName: "Orphan GmbH",
+        CustomerGroupId: "ZZ-NONE",
+        SalesCurrencyCode: "EUR",
+      });
       let error: unknown;
       try {
-        // DEMF's customer groups were never synced, so its accounts' group lookups cannot resolve.
         await run.create(inputs(ACCOUNTS, { legalEntities: ["DEMF"] }), h.ctx());
       } catch (e) {
         error = e;
@@ -250,7 +295,8 @@ describe("InitialSyncRun (provider, emulator)", () => {
       expect(error).to.be.instanceOf(Error);
       expect((error as Error).message)
         .to.match(/Initial sync of accounts - Customers V3 failed/)
-        .and.to.match(/DEMF/);
+        .and.to.match(/DEMF/)
+        .and.to.match(/ZZ-NONE/);
       // The failed sync leaves the map not running: the binding sees it as drift.
       const d = await binding.diff(
         "x",

@@ -15,7 +15,7 @@
  * after(() => emu.close());
  * it("answers WhoAmI", async () => {
  *   const res = await emu.request("GET", `${emu.environments[0]!.dataverseUrl}/api/data/v9.2/WhoAmI`, {
- *     token: await emu.token(emu.environments[0]!.dataverseUrl),
+ *     token: await emu.token(emu.environments[0]!.dataverseUrl), // https://127.0.0.12:<port>
  *   });
  *   expect(res.status).to.equal(200);
  * });
@@ -24,8 +24,14 @@ import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import * as tls from "node:tls";
-import { ClientCertificateCredential, ClientSecretCredential } from "@azure/identity";
 import {
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  UsernamePasswordCredential,
+} from "@azure/identity";
+import {
+  DUAL_WRITE_CLIENT_ID,
+  GATEWAY_AUDIENCE,
   startEmulator,
   type RunningEmulator,
   type StartEmulatorOptions,
@@ -56,11 +62,24 @@ export interface TestEmulator extends RunningEmulator {
   secretCredential(): ClientSecretCredential;
   /** A `ClientCertificateCredential` for the emulator's app, with its client certificate. */
   certificateCredential(): ClientCertificateCredential;
-  /** An access token for `resource` (a URL or `https://IntegratorApp.com`; `/.default` is added). */
+  /**
+   * A `UsernamePasswordCredential` for the dual-write administrator with the portal's client id:
+   * delegated tokens, what the gateway wants.
+   */
+  adminCredential(): UsernamePasswordCredential;
+  /**
+   * An access token for `resource` (a URL or `https://IntegratorApp.com`; `/.default` is added):
+   * the administrator's delegated token for the gateway, the app's token for everything else.
+   */
   token(resource: string): Promise<string>;
+  /** An app-only token for `resource`, whatever it is (the gateway refuses it by default). */
+  appToken(resource: string): Promise<string>;
   /** One HTTPS request with Node's default trust store (which trusts the emulator's CA). */
   request(method: string, url: string, options?: TestRequestOptions): Promise<TestResponse>;
-  /** Environment for a child process: CA trust, `AZURE_*` credentials and authority host. */
+  /**
+   * Environment for a child process: CA trust, `AZURE_*` credentials and authority host, and the
+   * administrator for the gateway (`DUALWRITE_GATEWAY_USERNAME`/`_PASSWORD`).
+   */
   childEnv(): NodeJS.ProcessEnv;
 }
 
@@ -108,17 +127,39 @@ export async function startTestEmulator(options: StartEmulatorOptions = {}): Pro
 export function withHelpers(emulator: RunningEmulator): TestEmulator {
   const { tenantId, clientId, clientSecret, certificatePath } = emulator.credentials;
   const identityOptions = { authorityHost: emulator.url, disableInstanceDiscovery: true };
+  const { username, password } = emulator.dualWriteAdmin;
   let shared: ClientSecretCredential | undefined;
+  let admin: UsernamePasswordCredential | undefined;
+  const appToken = async (resource: string): Promise<string> => {
+    shared ??= new ClientSecretCredential(tenantId, clientId, clientSecret, identityOptions);
+    return (await shared.getToken(`${resource.replace(/\/$/, "")}/.default`)).token;
+  };
   const helpers: Omit<TestEmulator, keyof RunningEmulator> = {
     secretCredential: () =>
       new ClientSecretCredential(tenantId, clientId, clientSecret, identityOptions),
     certificateCredential: () =>
       new ClientCertificateCredential(tenantId, clientId, { certificatePath }, identityOptions),
+    adminCredential: () =>
+      new UsernamePasswordCredential(
+        tenantId,
+        DUAL_WRITE_CLIENT_ID,
+        username,
+        password,
+        identityOptions,
+      ),
     async token(resource: string) {
-      shared ??= new ClientSecretCredential(tenantId, clientId, clientSecret, identityOptions);
-      const scope = `${resource.replace(/\/$/, "")}/.default`;
-      return (await shared.getToken(scope)).token;
+      if (resource.replace(/\/$/, "").toLowerCase() !== GATEWAY_AUDIENCE.toLowerCase())
+        return appToken(resource);
+      admin ??= new UsernamePasswordCredential(
+        tenantId,
+        DUAL_WRITE_CLIENT_ID,
+        username,
+        password,
+        identityOptions,
+      );
+      return (await admin.getToken(`${GATEWAY_AUDIENCE}/.default`)).token;
     },
+    appToken,
     request: (method: string, url: string, options: TestRequestOptions = {}) =>
       rawRequest(method, url, options),
     childEnv: (): NodeJS.ProcessEnv => ({
@@ -128,6 +169,8 @@ export function withHelpers(emulator: RunningEmulator): TestEmulator {
       AZURE_TENANT_ID: tenantId,
       AZURE_CLIENT_ID: clientId,
       AZURE_CLIENT_SECRET: clientSecret,
+      DUALWRITE_GATEWAY_USERNAME: username,
+      DUALWRITE_GATEWAY_PASSWORD: password,
     }),
   };
   // A prototype link, not a spread: spreading would freeze the live `environments` getter.

@@ -1,16 +1,26 @@
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   AzureCliCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
+  UsernamePasswordCredential,
   WorkloadIdentityCredential,
   type AccessToken,
   type TokenCredential,
 } from "@azure/identity";
-import { audienceOf, createCredential, refreshTime, TokenProvider } from "../../provider/auth";
+import {
+  audienceOf,
+  createCredential,
+  createGatewayCredential,
+  PerSurfaceCredential,
+  RefreshTokenCredential,
+  refreshTime,
+  TokenCommandCredential,
+  TokenProvider,
+} from "../../provider/auth";
 import { readProviderConfig } from "../../provider/config";
 import { ConfigError, DualWriteError } from "../../provider/errors";
 
@@ -139,10 +149,11 @@ describe("auth: createCredential", () => {
   const dir = mkdtempSync(join(tmpdir(), "dw-auth-"));
   const file = join(dir, "token");
   writeFileSync(file, "federated-token");
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const base = {
     "dualwrite:tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "dualwrite:clientId": "0a1b2c3d-0000-4000-8000-000000000001",
-    "dualwrite:gatewayUrl": "https://127.0.0.1:1/gateway",
+    "dualwrite:gatewayUrl": "https://127.0.0.2:1",
     "dualwrite:authorityHost": "https://127.0.0.1:1",
   };
   const cfg = (extra: Record<string, string>) =>
@@ -174,5 +185,40 @@ describe("auth: createCredential", () => {
         expect((e as Error).message).to.include("does not exist");
       }
     }
+  });
+
+  it("gives the gateway its own credential and routes scopes by audience", async () => {
+    const secret = { "dualwrite:clientSecret": "s" };
+    const gatewayOf = (extra: Record<string, string>) =>
+      createGatewayCredential(cfg({ ...secret, ...extra }));
+    expect(
+      gatewayOf({ "dualwrite:gatewayUsername": "u@contoso.com", "dualwrite:gatewayPassword": "p" }),
+    ).to.be.instanceOf(UsernamePasswordCredential);
+    expect(gatewayOf({ "dualwrite:gatewayRefreshToken": "r" })).to.be.instanceOf(
+      RefreshTokenCredential,
+    );
+    expect(gatewayOf({ "dualwrite:gatewayTokenCommand": "x" })).to.be.instanceOf(
+      TokenCommandCredential,
+    );
+    expect(gatewayOf({ "dualwrite:gatewayCredential": "azureCli" })).to.be.instanceOf(
+      AzureCliCredential,
+    );
+    expect(gatewayOf({})).to.be.instanceOf(ClientSecretCredential);
+    expect(
+      createCredential(cfg({ ...secret, "dualwrite:gatewayRefreshToken": "r" })),
+    ).to.be.instanceOf(PerSurfaceCredential);
+
+    const clock = { now: 0 };
+    const gateway = new CountingCredential(clock);
+    const app = new CountingCredential(clock);
+    const routed = new PerSurfaceCredential("https://IntegratorApp.com/.default", gateway, app);
+    await routed.getToken("https://integratorapp.com/.default");
+    await routed.getToken(["https://IntegratorApp.com/"]);
+    await routed.getToken("https://127.0.0.12:8443/.default");
+    expect(gateway.calls).to.deep.equal([
+      "https://integratorapp.com/.default",
+      "https://IntegratorApp.com/",
+    ]);
+    expect(app.calls).to.deep.equal(["https://127.0.0.12:8443/.default"]);
   });
 });

@@ -172,10 +172,12 @@ describe("check: pure rules", () => {
 
     it("every input has a schema", () => {
       expect(Object.keys(connectionSchemas).sort()).to.deep.equal([
+        "adoptWithChanges",
         "dataverseUrl",
         "financeOperationsUrl",
         "forceReset",
         "legalEntities",
+        "onDelete",
         "scenario",
         "skipInitialWritesForNewLegalEntities",
         "solutions",

@@ -28,8 +28,8 @@ describe("http errors: redactUrl", () => {
       "https://h/data/CustomersV3?cross-company=true&$filter=dataAreaId eq 'usmf'&sig=***&code=***",
     );
     expect(
-      redactUrl("https://h/gateway/api/DualWriteManagement/1.0/Entities?targetType=AX&cid=42"),
-    ).to.equal("https://h/gateway/api/DualWriteManagement/1.0/Entities?targetType=AX&cid=42");
+      redactUrl("https://h/api/DualWriteManagement/1.0/Entities?targetType=AX&cid=42"),
+    ).to.equal("https://h/api/DualWriteManagement/1.0/Entities?targetType=AX&cid=42");
   });
 
   it("keeps only the path of a relative URL", () => {
@@ -65,7 +65,7 @@ describe("http errors: HttpError", () => {
   it("names method, redacted URL, status and the server's code and message", () => {
     const e = new HttpError({
       method: "POST",
-      url: "https://h/gateway/api/ConnectionSet/1/Reset?targetType=AX&forceReset=false&token=abc",
+      url: "https://h/api/ConnectionSet/1/Reset?targetType=AX&forceReset=false&token=abc",
       status: 409,
       body: { error: { code: "MapsNotStopped", message: "Stop the maps first." } },
     });
@@ -73,14 +73,14 @@ describe("http errors: HttpError", () => {
     expect(e.code).to.equal("MapsNotStopped");
     expect(e.status).to.equal(409);
     expect(e.message).to.equal(
-      "POST https://h/gateway/api/ConnectionSet/1/Reset?targetType=AX&forceReset=false&token=*** failed with HTTP 409: MapsNotStopped: Stop the maps first.",
+      "POST https://h/api/ConnectionSet/1/Reset?targetType=AX&forceReset=false&token=*** failed with HTTP 409: MapsNotStopped: Stop the maps first.",
     );
   });
 
   it("adds F&O's innererror message and counts attempts", () => {
     const e = new HttpError({
       method: "GET",
-      url: "https://h/fno/x/data/CustomersV3",
+      url: "https://h/data/CustomersV3",
       status: 500,
       attempts: 5,
       body: JSON.stringify({

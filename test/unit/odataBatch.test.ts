@@ -1,6 +1,7 @@
 /**
- * The `$batch` multipart reader and writer, key predicates, and change-set rollback through the
- * write journal (over a real `TableSet`).
+ * The `$batch` multipart reader and writer, key predicates, and change sets as transactions over
+ * real `TableSet`s: all or nothing, including the writes a listener (live sync) made on another
+ * table set, undone without listeners or compensating writes.
  */
 import { expect } from "chai";
 import {
@@ -13,7 +14,8 @@ import {
 import { runBatch } from "../../emulator/odata/batchRunner";
 import { WriteJournal } from "../../emulator/odata/journal";
 import { parseResourcePath, ResourcePathError } from "../../emulator/odata/resourcePath";
-import { TableSet } from "../../emulator/store/tables";
+import { TableSet, type WriteEvent } from "../../emulator/store/tables";
+import { runInTransaction } from "../../emulator/store/transaction";
 
 const CRLF = "\r\n";
 
@@ -28,7 +30,7 @@ function sampleBatch(): string {
     "Content-Transfer-Encoding: binary",
     "Content-ID: 1",
     "",
-    "POST https://example.test/dataverse/org/api/data/v9.2/accounts HTTP/1.1",
+    "POST https://org.example.test/api/data/v9.2/accounts HTTP/1.1",
     "Content-Type: application/json; type=entry",
     "",
     '{"name":"first"}',
@@ -72,12 +74,7 @@ describe("OData $batch reader and writer", () => {
     const cs = items[0];
     if (cs?.kind !== "changeset") throw new Error("expected a change set");
     expect(cs.operations.map((o) => [o.method, o.url, o.contentId, o.body])).to.deep.equal([
-      [
-        "POST",
-        "https://example.test/dataverse/org/api/data/v9.2/accounts",
-        "1",
-        '{"name":"first"}',
-      ],
+      ["POST", "https://org.example.test/api/data/v9.2/accounts", "1", '{"name":"first"}'],
       ["PATCH", "$1", "2", '{"name":"renamed"}'],
     ]);
     expect(cs.operations[0]?.headers["content-type"]).to.equal("application/json; type=entry");
@@ -179,6 +176,7 @@ describe("Change sets over a TableSet", () => {
 
   it("undoes every write of a change set when one operation fails, and stops the batch", async () => {
     const set = tables();
+    const keepVersion = set.get("Things", "keep")?.version;
     const items = parseBatchRequest("multipart/mixed; boundary=batch_AAA123", sampleBatch());
     const seen: string[] = [];
     const { responses } = await runBatch(items, {
@@ -205,19 +203,121 @@ describe("Change sets over a TableSet", () => {
     expect(responses).to.have.length(1);
     expect(responses[0]?.kind === "operation" && responses[0].response.status).to.equal(400);
     expect(set.get("Things", "new")).to.equal(undefined);
-    expect(JSON.parse(JSON.stringify(set.get("Things", "keep")?.row))).to.deep.equal({
-      Id: "keep",
-      Value: 1,
+    // The row is back as it was, version (ETag) included: a rollback, not a compensating write.
+    expect(set.get("Things", "keep")).to.deep.equal({
+      row: { Id: "keep", Value: 1 },
+      version: keepVersion,
     });
   });
 
-  it("rolls back deletes by inserting the row again", () => {
+  it("undoes the copies a listener made on another table set, without calling listeners again", async () => {
+    // Two sides and a listener copying client writes from one to the other, as live sync does.
+    const fno = tables();
+    const dv = new TableSet("dataverse", "test");
+    dv.define({ name: "Copies", keyFields: ["Id"] });
+    const events: string[] = [];
+    const copy = (e: WriteEvent): void => {
+      events.push(`${e.kind}:${e.op}:${e.key}:${e.origin}`);
+      if (e.origin !== "client") return;
+      if (e.op === "create") dv.insert("Copies", { ...e.after }, "runtime");
+      if (e.op === "update") dv.update("Copies", e.key, { ...e.after }, "runtime");
+      if (e.op === "delete") dv.delete("Copies", e.key, "runtime");
+    };
+    fno.onWrite(copy);
+    dv.onWrite(copy);
+    dv.insert("Copies", { Id: "keep", Value: 1 }, "seed");
+    const items = parseBatchRequest("multipart/mixed; boundary=batch_AAA123", sampleBatch());
+    await runBatch(items, {
+      continueOnError: true,
+      execute: (op, journal) => {
+        if (op.method === "POST") {
+          journal.insert(fno, "Things", { Id: "new", Value: 2 }, "client");
+          journal.update(fno, "Things", "keep", { Value: 5 }, "client");
+          journal.delete(fno, "Things", "new", "client");
+          journal.insert(fno, "Things", { Id: "new", Value: 3 }, "client");
+          return Promise.resolve({ status: 204, headers: {}, body: "" });
+        }
+        if (op.method === "PATCH") return Promise.resolve({ status: 409, headers: {}, body: "" });
+        return Promise.resolve({ status: 200, headers: {}, body: "{}" });
+      },
+    });
+    const forward = events.length;
+    expect(forward).to.be.greaterThan(0);
+    expect(fno.get("Things", "new")).to.equal(undefined);
+    expect(dv.get("Copies", "new")).to.equal(undefined);
+    expect(fno.get("Things", "keep")?.row).to.deep.equal({ Id: "keep", Value: 1 });
+    expect(dv.get("Copies", "keep")?.row).to.deep.equal({ Id: "keep", Value: 1 });
+    // Every event is a forward write (client, then its copy); the undo emitted none.
+    expect(events.filter((e) => e.endsWith(":client")).length).to.equal(4);
+    expect(events.filter((e) => e.endsWith(":runtime")).length).to.equal(4);
+  });
+
+  it("leaves nothing behind of a failed operation outside a change set", async () => {
     const set = tables();
-    const journal = new WriteJournal();
-    journal.delete(set, "Things", "keep", "client");
-    expect(set.count("Things")).to.equal(0);
-    journal.rollback();
-    expect(set.get("Things", "keep")?.row).to.deep.equal({ Id: "keep", Value: 1 });
+    const items = parseBatchRequest(
+      "multipart/mixed; boundary=b",
+      [
+        "--b",
+        "Content-Type: application/http",
+        "",
+        "POST Things HTTP/1.1",
+        "",
+        "{}",
+        "--b--",
+        "",
+      ].join(CRLF),
+    );
+    const { responses, wrote } = await runBatch(items, {
+      continueOnError: false,
+      execute: (_op, journal) => {
+        journal.insert(set, "Things", { Id: "half", Value: 1 }, "client");
+        return Promise.resolve({ status: 500, headers: {}, body: "" });
+      },
+    });
+    expect(responses[0]?.kind === "operation" && responses[0].response.status).to.equal(500);
+    expect(set.get("Things", "half")).to.equal(undefined);
+    expect(wrote).to.equal(false);
+  });
+
+  it("rolls back deletes by putting the row back, and undoes a journal back to its savepoint", async () => {
+    const set = tables();
+    await runInTransaction(async (tx) => {
+      set.insert("Things", { Id: "before", Value: 0 }, "client");
+      const journal = new WriteJournal(); // savepoint after "before"
+      journal.delete(set, "Things", "keep", "client");
+      expect(set.count("Things")).to.equal(1);
+      journal.rollback();
+      expect(set.get("Things", "keep")?.row).to.deep.equal({ Id: "keep", Value: 1 });
+      expect(set.get("Things", "before")?.row).to.deep.equal({ Id: "before", Value: 0 });
+      tx.rollback();
+      return Promise.resolve();
+    });
+    expect(set.get("Things", "before")).to.equal(undefined);
+    expect(() => new WriteJournal().rollback()).to.throw(/outside a transaction/);
+  });
+
+  it("never overwrites a later writer's change, and runs the registered undo steps", async () => {
+    const set = tables();
+    const queue: string[] = [];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const inside = runInTransaction(async (tx) => {
+      set.update("Things", "keep", { Value: 2 }, "client");
+      queue.push("change");
+      tx.onRollback(() => queue.pop());
+      await held; // another request runs meanwhile (a save in progress)
+      throw new Error("the save failed");
+    });
+    // Outside the transaction: a later writer of the same row, and a row of its own.
+    await new Promise((r) => setImmediate(r));
+    set.update("Things", "keep", { Value: 3 }, "client");
+    release();
+    await inside.then(
+      () => expect.fail("expected the transaction to fail"),
+      (e: unknown) => expect((e as Error).message).to.equal("the save failed"),
+    );
+    expect(set.get("Things", "keep")?.row).to.deep.equal({ Id: "keep", Value: 3 });
+    expect(queue).to.deep.equal([]);
   });
 });
 

@@ -57,8 +57,12 @@ describe("DualWriteScenario", () => {
       expect(byName[CONTACTS]!.initialSync).to.equal(undefined);
       // The added prerequisites are synced too (same master), so the accounts' lookups resolve.
       expect(byName[GROUPS]!.initialSync).to.deep.equal({ master: "FinanceOperations" });
-      expect(byName[ACCOUNTS]!.syncAfter).to.deep.equal([LEGAL_ENTITIES, CURRENCIES, GROUPS]);
-      expect(byName[GROUPS]!.syncAfter).to.deep.equal([LEGAL_ENTITIES]);
+      expect(byName[LEGAL_ENTITIES]!.initialSync).to.deep.equal({ master: "FinanceOperations" });
+      expect(byName[CURRENCIES]!.initialSync).to.deep.equal({ master: "FinanceOperations" });
+      // Each map's binding comes after the bindings of the maps it needs (and a binding's start
+      // is its initial sync), so their data is there first.
+      expect(byName[GROUPS]!.prerequisites).to.deep.equal([LEGAL_ENTITIES]);
+      expect(byName[CONTACTS]!.prerequisites).to.deep.equal([LEGAL_ENTITIES, CURRENCIES, GROUPS]);
       expect(plan.bootstraps).to.deep.equal([{ code: "USMF" }]);
       expect(plan.legalEntities).to.deep.equal(["USMF", "USRT"]);
     });
@@ -116,6 +120,12 @@ describe("DualWriteScenario", () => {
         version: "1.0.0.1",
         initialSync: { master: "Dataverse" },
       });
+      // The declared sync of customer groups brings the legal entities' sync (same master); the
+      // currencies, which only the unsynced accounts need, stay live only.
+      expect(plan.maps.find((m) => m.name === LEGAL_ENTITIES)!.initialSync).to.deep.equal({
+        master: "Dataverse",
+      });
+      expect(plan.maps.find((m) => m.name === CURRENCIES)!.initialSync).to.equal(undefined);
     });
   });
 
@@ -156,6 +166,16 @@ describe("DualWriteScenario", () => {
         /not among legalEntities/,
       ],
       [
+        "initial-sync results for a legal entity that is not linked",
+        {
+          ...base,
+          legalEntities: ["USMF"],
+          maps: [{ name: ACCOUNTS, initialSync: { master: "Dataverse", legalEntities: ["DEMF"] } }],
+        },
+        "maps",
+        /DEMF is not among legalEntities\. An initial sync covers every legal entity of the link/,
+      ],
+      [
         "an over-long company code",
         { ...base, legalEntities: ["CONTOSO"] },
         "legalEntities",
@@ -193,7 +213,10 @@ describe("DualWriteScenario", () => {
                 ...(args.inputs as Record<string, unknown>),
                 observedState: "Running",
                 linkedLegalEntities: ["USMF"],
-                results: [],
+                // A binding that synced records its results; the component gathers them.
+                ...((args.inputs as Record<string, unknown>).initialSync !== undefined && {
+                  lastInitialSync: { results: [{ legalEntity: "USMF", upserted: 1 }] },
+                }),
               },
             };
           },
@@ -205,7 +228,7 @@ describe("DualWriteScenario", () => {
       );
     });
 
-    it("creates the connection, bootstraps, bindings and runs under the component", async () => {
+    it("creates the connection, bootstraps and bindings under the component; a binding's start is its initial sync", async () => {
       const setup = new DualWriteScenario("contoso", {
         scenario: "existing-existing",
         financeOperationsUrl: "https://contoso.operations.dynamics.com",
@@ -218,7 +241,9 @@ describe("DualWriteScenario", () => {
       const states = await new Promise<Record<string, string>>((resolve) =>
         setup.mapStates.apply(resolve),
       );
-      await new Promise((resolve) => setup.initialSyncResults.apply(resolve));
+      const results = await new Promise<Record<string, unknown[]>>((resolve) =>
+        setup.initialSyncResults.apply(resolve),
+      );
       expect(Object.keys(states)).to.deep.equal([LEGAL_ENTITIES, CURRENCIES, GROUPS, ACCOUNTS]);
       const byType = (suffix: string) => registered.filter((r) => r.type.endsWith(suffix));
       expect(byType("DualWriteScenario").map((r) => r.type)).to.deep.equal([
@@ -237,18 +262,19 @@ describe("DualWriteScenario", () => {
       expect(
         byType(":EntityMapBinding").every((r) => r.inputs.startPrerequisites === true),
       ).to.equal(true);
-      const runs = byType(":InitialSyncRun");
-      expect(runs.map((r) => r.inputs.mapName)).to.have.members([
-        LEGAL_ENTITIES,
-        CURRENCIES,
-        GROUPS,
-        ACCOUNTS,
-      ]);
+      // No separate run: each map is started once, with its initial sync (ADR 0006); the added
+      // prerequisites sync too, with the accounts' master and the scenario's trigger.
+      expect(byType(":InitialSyncRun")).to.deep.equal([]);
       expect(
-        runs.every(
-          (r) => r.inputs.trigger === "2026-11-24" && r.inputs.master === "FinanceOperations",
-        ),
-      ).to.equal(true);
+        byType(":EntityMapBinding").map((r) => [r.inputs.mapName, r.inputs.initialSync]),
+      ).to.deep.equal(
+        [LEGAL_ENTITIES, CURRENCIES, GROUPS, ACCOUNTS].map((m) => [
+          m,
+          { master: "FinanceOperations", trigger: "2026-11-24" },
+        ]),
+      );
+      expect(Object.keys(results)).to.deep.equal([LEGAL_ENTITIES, CURRENCIES, GROUPS, ACCOUNTS]);
+      expect(results[ACCOUNTS]).to.deep.equal([{ legalEntity: "USMF", upserted: 1 }]);
       // Every dynamic resource carries its serialized provider, and none carries a credential.
       for (const r of registered.filter((x) => x.type.startsWith("pulumi-nodejs:dynamic"))) {
         expect(r.inputs.__provider).to.be.a("string");

@@ -55,9 +55,13 @@ const OBJECT_TYPES: Record<string, string[]> = {
   LegalEntity: ["LegalEntityArgs", "LegalEntitySpec"],
   ScenarioMap: ["ScenarioMapArgs"],
   ScenarioInitialSync: ["ScenarioInitialSyncArgs"],
+  BindingInitialSync: ["BindingInitialSyncArgs", "BindingInitialSync"],
+  BindingSyncRecord: ["BindingSyncRecord"],
   BootstrapCompany: ["BootstrapCompanyArgs"],
   LegalEntityRunResult: ["LegalEntityRunResult"],
   MeasuredCounts: ["MeasuredCounts"],
+  ResourceTimeouts: ["ResourceTimeoutsArgs", "ResourceTimeouts"],
+  RowProblem: ["RowProblem"],
 };
 
 /** The schema type name of a TypeScript interface (`LegalEntityArgs` → `LegalEntity`). */

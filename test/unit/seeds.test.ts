@@ -1,11 +1,13 @@
 /**
  * Seeds and the map catalog, in process: the six scenarios hold what their F&O and Dataverse
- * sides should hold, seeding is deterministic, bad input is refused with a clear error, and the
- * catalog's maps have the versions, solutions and prerequisites the gateway publishes.
+ * sides should hold, seeding is deterministic, bad input is refused with a clear error, bulk rows
+ * are real rows (any number, deterministic, idempotent), and the catalog's maps have the versions,
+ * solutions and prerequisites the gateway publishes.
  */
 import { expect } from "chai";
 import { ScaledClock } from "../../emulator/core/clock";
-import type { EmulatorContext } from "../../emulator/core/context";
+import type { EmulatorContext, EnvironmentPair } from "../../emulator/core/context";
+import { HostPlan } from "../../emulator/core/hosts";
 import { EmulatorHttpError } from "../../emulator/core/http";
 import { defaultSettings } from "../../emulator/core/settings";
 import { mapCatalog } from "../../emulator/runtime/catalogData";
@@ -18,18 +20,20 @@ import {
   versionText,
 } from "../../emulator/runtime/maps";
 import { DualWriteRuntime } from "../../emulator/runtime/runtime";
-import { virtualRowCount } from "../../emulator/runtime/virtualRows";
-import { scenarios, seedEnvironment } from "../../emulator/seeds/index";
+import { setBulkRows } from "../../emulator/seeds/bulk";
+import { maxSeedSize, scenarios, seedEnvironment } from "../../emulator/seeds/index";
 import { dataverseTableDefinitions } from "../../emulator/store/schema";
 import type { Row } from "../../emulator/store/tables";
 
 function newContext(): { ctx: EmulatorContext; runtime: DualWriteRuntime; clock: ScaledClock } {
   const clock = new ScaledClock(1, Date.UTC(2026, 0, 1));
+  const environments = new Map<string, EnvironmentPair>();
   const ctx: EmulatorContext = {
     baseUrl: "https://127.0.0.1:1",
+    hosts: new HostPlan(1, environments),
     clock,
     settings: defaultSettings(),
-    environments: new Map(),
+    environments,
     dataverse: new Map(),
     fno: new Map(),
     persist: () => Promise.resolve(),
@@ -214,21 +218,92 @@ describe("seeds", () => {
     ).to.have.length(10);
   });
 
-  it("sets virtual row counts given at seeding", () => {
+  it("adds the generated rows given at seeding, as real rows", () => {
     seedEnvironment(env.ctx, env.runtime, {
       scenario: "existing-new",
       name: "big",
       size: 1,
-      virtualRows: [{ side: "fno", table: "CustomersV3", company: "usmf", count: 600_000 }],
+      bulkRows: [{ side: "fno", table: "CustomersV3", company: "usmf", count: 20_000 }],
     });
     const fno = env.ctx.fno.get("big");
     if (!fno) throw new Error("no fno");
-    expect(virtualRowCount(fno, "CustomersV3", "USMF")).to.equal(600_000);
-    expect(virtualRowCount(fno, "CustomersV3", "USRT")).to.equal(0);
-    expect(virtualRowCount(fno, "CustomersV3")).to.equal(600_000);
-    expect(env.runtime.virtualRowsView()).to.deep.equal([
-      { kind: "fno", instance: "big", table: "CustomersV3", company: "USMF", count: 600_000 },
-    ]);
+    const usmf = rows(env.ctx, "fno", "big", "CustomersV3").filter((r) => r.dataAreaId === "usmf");
+    expect(usmf).to.have.length(20_001);
+    const first = fno.get(
+      "CustomersV3",
+      fno.keyOf("CustomersV3", { dataAreaId: "usmf", CustomerAccount: "BULK-USMF-0000001" }),
+    );
+    expect(first?.row).to.include({
+      dataAreaId: "usmf",
+      CustomerAccount: "BULK-USMF-0000001",
+      PartyType: "Organization",
+      OrganizationName: "Bulk customer USMF 1",
+    });
+    // The seeded customers' group: generated customers point at a group their company has.
+    const groups = rows(env.ctx, "fno", "big", "CustomerGroups").filter(
+      (g) => g.dataAreaId === "usmf",
+    );
+    expect(groups.map((g) => g.CustomerGroupId)).to.include(first?.row.CustomerGroupId);
+    expect(
+      rows(env.ctx, "fno", "big", "CustomersV3").filter((r) => r.dataAreaId === "usrt"),
+    ).to.have.length(1);
+  });
+
+  it("bulk rows: exactly `count` per table and company, deterministic and idempotent", () => {
+    seedEnvironment(env.ctx, env.runtime, { scenario: "existing-existing", name: "vol", size: 2 });
+    const dv = env.ctx.dataverse.get("vol");
+    if (!dv) throw new Error("no dataverse");
+    const bulk = (count: number) =>
+      setBulkRows(env.ctx, { env: "vol", side: "dataverse", table: "accounts", count });
+    const before = dv.count("accounts");
+    expect(bulk(3_000)).to.include({ inserted: 3_000, deleted: 0, count: 3_000 });
+    const ids = dv
+      .all("accounts")
+      .slice(before)
+      .map((s) => s.row.accountid as string);
+    expect(bulk(3_000)).to.include({ inserted: 0, deleted: 0 });
+    expect(bulk(1_000)).to.include({ inserted: 0, deleted: 2_000 });
+    expect(dv.count("accounts")).to.equal(before + 1_000);
+    // A row deleted by hand comes back, with the same id and values.
+    const gone = ids[10] as string;
+    const saved = dv.get("accounts", gone)?.row;
+    dv.delete("accounts", gone, "client");
+    expect(bulk(1_000)).to.include({ inserted: 1, deleted: 0 });
+    expect(dv.get("accounts", gone)?.row).to.deep.equal(saved);
+    // Generated ids share a prefix per table and company, so they are one range of the keys.
+    expect(new Set(ids.map((id) => id.slice(0, 24))).size).to.equal(1);
+    expect(saved).to.include({ customertypecode: 3, _msdyn_company_value: null });
+    expect(String(saved?.accountnumber)).to.match(/^BULK-\d{7}$/);
+    expect(bulk(0)).to.include({ deleted: 1_000 });
+    expect(dv.count("accounts")).to.equal(before);
+  });
+
+  it("bulk rows: refuses what cannot be generated", () => {
+    seedEnvironment(env.ctx, env.runtime, { scenario: "existing-existing", name: "vol", size: 1 });
+    const attempt = (request: Parameters<typeof setBulkRows>[1]): string | undefined => {
+      try {
+        setBulkRows(env.ctx, request);
+        return undefined;
+      } catch (e) {
+        return codeOf(e);
+      }
+    };
+    const base = { env: "vol", count: 1 } as const;
+    expect(attempt({ ...base, side: "fno", table: "CustomersV3" })).to.equal("400 BadRequest");
+    expect(attempt({ ...base, side: "fno", table: "CustomersV3", company: "NOPE" })).to.equal(
+      "400 BadRequest",
+    );
+    // DEMF has no cdm_companies row yet (only USMF is seeded, disabled).
+    expect(attempt({ ...base, side: "dataverse", table: "accounts", company: "DEMF" })).to.equal(
+      "400 BadRequest",
+    );
+    expect(attempt({ ...base, side: "dataverse", table: "accounts", company: "USMF" })).to.equal(
+      undefined,
+    );
+    expect(attempt({ ...base, side: "fno", table: "Nope" })).to.equal("404 TableNotFound");
+    expect(attempt({ ...base, env: "nope", side: "fno", table: "CustomersV3" })).to.equal(
+      "404 EnvironmentNotFound",
+    );
   });
 
   it("refuses an unknown scenario, a bad size or name, and a name in use", () => {
@@ -246,7 +321,7 @@ describe("seeds", () => {
     };
     expect(attempt({ scenario: "old-old", name: "a" })).to.equal("400 UnknownScenario");
     expect(attempt({ scenario: "new-new", name: "b", size: -1 })).to.equal("400 InvalidSize");
-    expect(attempt({ scenario: "new-new", name: "c", size: 1_000_000 })).to.equal(
+    expect(attempt({ scenario: "new-new", name: "c", size: maxSeedSize + 1 })).to.equal(
       "400 InvalidSize",
     );
     expect(attempt({ scenario: "new-new", name: "has space" })).to.equal("400 InvalidName");

@@ -56,7 +56,7 @@ function sdkVersion() {
 }
 
 /**
- * Puts the dynamic-provider plugin script beside `pulumi` (the CLI would otherwise
+ * Puts the dynamic-provider plugin script beside `pulumi` (and the project's own provider plugin) (the CLI would otherwise
  * try to download a "pulumi-nodejs" plugin), and links node_modules/pulumi-dualwrite
  * to the repository: dynamic providers `require("pulumi-dualwrite/...")` inside
  * their methods, and the provider process resolves that from the program's
@@ -71,6 +71,13 @@ function linkRuntimePieces() {
     "pulumi-resource-pulumi-nodejs",
   );
   placeFile(plugin, path.join(binDir, "pulumi-resource-pulumi-nodejs"));
+  // The provider plugin (bin/pulumi-resource-dualwrite) on PATH for every Pulumi command of this
+  // clone: the CLI finds `dualwrite` plugins there (docs/adr/0008-provider-plugin.md). A symlink:
+  // Node follows it to the real file, whose ../dist/ holds the compiled plugin.
+  symlink(
+    path.join(repoRoot, "bin", "pulumi-resource-dualwrite"),
+    path.join(binDir, "pulumi-resource-dualwrite"),
+  );
   symlink("..", path.join(repoRoot, "node_modules", "pulumi-dualwrite"));
 }
 

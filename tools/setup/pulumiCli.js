@@ -254,4 +254,4 @@ async function ensurePulumi(minimumVersion) {
   return { version: info.version, source, languageHost: Boolean(languageHost.available) };
 }
 
-module.exports = { ensurePulumi, atLeast, parseVersion, wrapperInfo };
+module.exports = { ensurePulumi, atLeast, parseVersion, wrapperInfo, goToolchain };

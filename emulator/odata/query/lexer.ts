@@ -29,6 +29,8 @@ export interface Token {
   readonly value: string;
   /** 0-based character position of the token's first character. */
   readonly position: number;
+  /** Enum literals: the qualified enum type name (`Microsoft.Dynamics.DataEntities.NoYes`). */
+  readonly enumType?: string;
 }
 
 /** A query option that does not parse; `position` is 0-based, as the real services report it. */
@@ -110,7 +112,7 @@ export function tokenize(text: string): Token[] {
       // An enum literal is a qualified type name directly followed by a quoted member name.
       if (name.includes(".") && text[i + name.length] === "'") {
         const { value, next } = readString(text, i + name.length);
-        tokens.push({ kind: "enum", value, position: i });
+        tokens.push({ kind: "enum", value, position: i, enumType: name });
         i = next;
         continue;
       }

@@ -41,6 +41,8 @@ export class LiteralNode implements FilterNode {
   constructor(
     readonly kind: LiteralKind,
     readonly value: string | number | boolean | null,
+    /** Enum literals: the qualified type name the member was written with. */
+    readonly enumType?: string,
   ) {}
   evaluate(): unknown {
     return this.value;
@@ -249,4 +251,18 @@ export function compareValues(a: unknown, b: unknown): number | undefined {
   const la = sa.toLowerCase();
   const lb = sb.toLowerCase();
   return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+/**
+ * Every property a filter expression reads, in order of appearance (so that a surface can refuse
+ * properties its type lacks before evaluating anything).
+ */
+export function propertyReferences(node: FilterNode): IdentifierNode[] {
+  if (node instanceof IdentifierNode) return [node];
+  if (node instanceof ComparisonNode || node instanceof AndNode || node instanceof OrNode)
+    return [...propertyReferences(node.left), ...propertyReferences(node.right)];
+  if (node instanceof WildcardNode) return propertyReferences(node.left);
+  if (node instanceof NotNode) return propertyReferences(node.operand);
+  if (node instanceof FunctionNode) return node.args.flatMap((a) => propertyReferences(a));
+  return [];
 }

@@ -141,7 +141,7 @@ class FilterParser {
       case "datetime":
         return new LiteralNode("datetime", t.value);
       case "enum":
-        return new LiteralNode("enum", t.value);
+        return new LiteralNode("enum", t.value, t.enumType);
       case "identifier":
         return this.parseIdentifierOrCall(t);
       default:

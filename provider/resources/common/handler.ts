@@ -5,6 +5,7 @@
  */
 import type { Clients as ClientSet } from "../../clients";
 import type { CheckFailure } from "./check";
+import type { Claims } from "./spec";
 
 /** The clients for one pair of environments (gateway, Dataverse, F&O), from `createClients`. */
 export type Clients = ClientSet;
@@ -26,6 +27,11 @@ export interface HandlerContext {
   log(message: string): void;
   /** Options that tests and benchmarks tune; production uses the defaults. */
   readonly options: HandlerOptions;
+  /**
+   * What creates of this deployment adopted (one per provider process), so that a delete later in
+   * the same deployment leaves it alone (`spec.ts`). Absent: nothing is known of other resources.
+   */
+  readonly claims?: Claims;
 }
 
 /** Tunables of long operations. */
@@ -36,6 +42,11 @@ export interface HandlerOptions {
   readonly initialSyncTimeoutMs: number;
   /** How long applying orchestration solutions may take. @default 30 min */
   readonly solutionTimeoutMs: number;
+  /**
+   * How long a link, unlink or legal-entity change may take to show at the gateway (the gateway
+   * completes a Reset after answering it). @default 30 min
+   */
+  readonly linkTimeoutMs: number;
   /** How often an initial sync prints its progress. @default 5 s */
   readonly progressIntervalMs: number;
 }
@@ -45,6 +56,7 @@ export const DEFAULT_OPTIONS: HandlerOptions = {
   mapActionTimeoutMs: 15 * 60_000,
   initialSyncTimeoutMs: 24 * 3_600_000,
   solutionTimeoutMs: 30 * 60_000,
+  linkTimeoutMs: 30 * 60_000,
   progressIntervalMs: 5_000,
 };
 
@@ -57,10 +69,20 @@ export interface DiffOutcome {
   readonly deleteBeforeReplace?: boolean;
   /** One line per difference, shown in the preview (the dynamic protocol has no detailed diff). */
   readonly reasons: string[];
+  /**
+   * The input properties whose value in the old state differs from the declaration (a drift that
+   * a refresh recorded included): what a detailed diff shows, old → new. Absent when none.
+   */
+  readonly properties?: string[];
 }
 
-/** The result of `read`: the observed object, or nothing when it is gone. */
-export type ReadOutcome<O> = { readonly id: string; readonly props: O } | undefined;
+/**
+ * The result of `read`: the observed object, or nothing when it is gone. `inputs`, when given,
+ * are the inputs as observed (drift recorded in the declared properties), for the engine to keep
+ * in place of the stored ones, as other providers' refresh does.
+ */
+export type ReadOutcome<O> =
+  { readonly id: string; readonly props: O; readonly inputs?: Record<string, unknown> } | undefined;
 
 /**
  * One resource's lifecycle on plain values. `I` are the inputs as the engine stores them, `O`
@@ -74,6 +96,12 @@ export interface Lifecycle<I, O extends I> {
    * contradicts the observed environments before anything is written); writes never.
    */
   check(olds: object, news: object, ctx: HandlerContext): Promise<CheckFailure[]>;
+  /**
+   * Inputs the provider adds to the declared ones after a check without failures, e.g. the
+   * concrete version `latest` stands for now. The adapters return them to the engine with the
+   * inputs, so the state keeps them and a preview shows their change (old → new). Reads only.
+   */
+  resolveInputs?(olds: object, news: object, ctx: HandlerContext): Promise<Record<string, unknown>>;
   /** Compares the declaration with the old outputs and with what both environments show now. */
   diff(id: string, olds: O, news: I, ctx: HandlerContext): Promise<DiffOutcome>;
   /** Creates, or adopts what already matches; idempotent. */

@@ -1,10 +1,19 @@
 /**
  * Map helpers shared by EntityMapBinding, InitialSyncRun and their checks: state names, version
- * choice, starting and stopping with a wait, and one lock per map so that two resources of one
+ * choice, acting on a map with a wait, and one lock per map so that two resources of one
  * deployment never act on the same map at once (e.g. two bindings starting a shared prerequisite).
+ *
+ * A map is identified by its name (`tName`): its `tid` is the ACTIVE template id and changes when
+ * another version is made active.
  */
 import { DualWriteError } from "../../errors";
-import { MapAction, MapState, type GatewayMap, type MapTemplate } from "../../clients/gateway";
+import {
+  MapAction,
+  MapState,
+  type GatewayMap,
+  type MapTemplate,
+  type SyncMaster,
+} from "../../clients/gateway";
 import type { Clients, HandlerContext } from "./handler";
 
 /** The gateway's name of a map state number. */
@@ -61,14 +70,23 @@ export function describeTemplates(map: GatewayMap): string {
   );
 }
 
+/** The map named `name` among `maps`. */
+export function findMap(maps: readonly GatewayMap[], name: string): GatewayMap | undefined {
+  return maps.find((m) => m.tName === name);
+}
+
 const locks = new Map<string, Promise<unknown>>();
 
 /**
- * Runs `work` when no other work on the same map (`cid`, `tid`) of this process is running. The
- * provider process serves every resource of a deployment, so this orders them.
+ * Runs `work` when no other work on the same map (`cid`, map name) of this process is running.
+ * The provider process serves every resource of a deployment, so this orders them.
  */
-export async function withMapLock<T>(cid: string, tid: string, work: () => Promise<T>): Promise<T> {
-  const key = `${cid}/${tid}`;
+export async function withMapLock<T>(
+  cid: string,
+  mapName: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const key = `${cid}/${mapName}`;
   const previous = locks.get(key) ?? Promise.resolve();
   const run = previous.then(work, work);
   const settled = run.catch(() => undefined);
@@ -81,7 +99,10 @@ export async function withMapLock<T>(cid: string, tid: string, work: () => Promi
 }
 
 /** The action that moves a map from `from` one step towards `to`, or undefined when there. */
-export function nextAction(from: number, to: "Running" | "Paused" | "Stopped"): number | undefined {
+export function nextAction(
+  from: number,
+  to: "Running" | "Paused" | "Stopped",
+): MapAction | undefined {
   switch (to) {
     case "Running":
       if (RUNNING_LIKE.includes(from)) return undefined;
@@ -96,42 +117,70 @@ export function nextAction(from: number, to: "Running" | "Paused" | "Stopped"): 
   }
 }
 
-const ACTION_VERB: Readonly<Record<number, string>> = {
+const ACTION_VERB: Readonly<Record<MapAction, string>> = {
   [MapAction.Start]: "Starting",
   [MapAction.Stop]: "Stopping",
   [MapAction.Pause]: "Pausing",
   [MapAction.Resume]: "Resuming",
-  [MapAction.InitialSync]: "Running initial sync of",
+  [MapAction.Initialize]: "Initializing",
 };
+
+/** What a start carries besides the map. */
+export interface StartOptions {
+  /** `false` starts with an initial sync. @default true */
+  readonly skipInitialSync?: boolean;
+  /** Which side wins conflicts. @default "Dataverse" */
+  readonly master?: SyncMaster;
+}
+
+/**
+ * Gives a map its project (action "8") when it has none yet: every other action needs the pid.
+ * Returns the map with its pid.
+ */
+export async function ensureInitialized(
+  c: Clients,
+  ctx: HandlerContext,
+  cid: string,
+  map: GatewayMap,
+): Promise<GatewayMap> {
+  if (map.pid) return map;
+  ctx.log(`${ACTION_VERB[MapAction.Initialize]} map ${map.tName}`);
+  try {
+    return await c.gateway.initialize(cid, map, { timeoutMs: ctx.options.mapActionTimeoutMs });
+  } catch (error) {
+    throw actionFailed(MapAction.Initialize, map, error);
+  }
+}
 
 /**
  * Runs one map action and waits for it; returns the map as the gateway shows it afterwards.
- * Starts always skip initial sync (that is InitialSyncRun's job).
+ * A map without a project is initialized first. Starts skip initial sync unless told otherwise
+ * (initial sync is InitialSyncRun's job).
  */
 export async function actOnMap(
   c: Clients,
   ctx: HandlerContext,
   cid: string,
   map: GatewayMap,
-  action: number,
+  action: MapAction,
+  start: StartOptions = {},
 ): Promise<GatewayMap> {
-  ctx.log(`${ACTION_VERB[action] ?? `Action ${action} on`} map ${map.tName}`);
-  const requestId = await c.gateway.startAction(action as MapAction, [
-    { tid: map.tid, cid, ...(map.pid ? { pid: map.pid } : {}) },
+  const ready = await ensureInitialized(c, ctx, cid, map);
+  ctx.log(`${ACTION_VERB[action]} map ${map.tName}`);
+  const requestId = await c.gateway.startAction(action, [
+    { tid: ready.tid, cid, pid: ready.pid, ...start },
   ]);
   try {
     await c.gateway.waitForRequest(requestId, { timeoutMs: ctx.options.mapActionTimeoutMs });
   } catch (error) {
-    if (error instanceof DualWriteError && error.code === "RequestFailed") {
-      throw new DualWriteError(
-        `${ACTION_VERB[action] ?? "Acting on"} map ${map.tName} failed: ${error.message}`,
-        "MapActionFailed",
-        { cause: error },
-      );
-    }
-    throw error;
+    throw actionFailed(action, map, error);
   }
-  const after = (await c.gateway.listMaps(cid, { fresh: true })).find((m) => m.tid === map.tid);
+  return reread(c, cid, map);
+}
+
+/** The map as the gateway shows it now (fresh), by name. */
+export async function reread(c: Clients, cid: string, map: GatewayMap): Promise<GatewayMap> {
+  const after = findMap(await c.gateway.listMaps(cid, { fresh: true }), map.tName);
   if (!after)
     throw new DualWriteError(
       `Map ${map.tName} disappeared from the link while it was being changed.`,
@@ -140,12 +189,13 @@ export async function actOnMap(
   return after;
 }
 
-/** The Dataverse dataset (org) name the gateway keys integration keys by. */
-export function dataverseDatasetName(dataverseUrl: string): string {
-  const url = new URL(dataverseUrl);
-  // The emulator serves every org under one host: https://127.0.0.1:<port>/dataverse/<org>.
-  const inPath = /\/dataverse\/([^/]+)/.exec(url.pathname)?.[1];
-  if (inPath) return decodeURIComponent(inPath);
-  // Dynamics 365: https://<org>.crm<n>.dynamics.com
-  return url.hostname.split(".")[0] ?? url.hostname;
+function actionFailed(action: MapAction, map: GatewayMap, error: unknown): unknown {
+  if (error instanceof DualWriteError && error.code === "RequestFailed") {
+    return new DualWriteError(
+      `${ACTION_VERB[action]} map ${map.tName} failed: ${error.message}`,
+      "MapActionFailed",
+      { cause: error },
+    );
+  }
+  return error;
 }

@@ -5,14 +5,15 @@
  *
  * | lifecycle | what happens                                                                       |
  * |-----------|-------------------------------------------------------------------------------------|
- * | preview   | prints how many rows would be stamped; unstamped rows found later show as an update  |
- * | create    | stamps every row without a company in the declared tables (1,000 per request)       |
- * | update    | stamps rows without a company that appeared since                                   |
+ * | preview   | prints how many rows would be stamped, the rows dual-write would reject (counts, first keys), and which maps run (each stamp then live-syncs) |
+ * | create    | stamps the covered rows without a company, in lookup order (1,000 per request); rows dual-write would reject are left out |
+ * | update    | stamps covered rows without a company that appeared since (created before the cutoff, or any with `stampNewRows`) |
  * | delete    | nothing: stamped rows keep their company; no row is deleted                          |
  */
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicProvider } from "../../dynamic/adapter";
 import type { DualWriteConnection } from "../dualWriteConnection/dualWriteConnection";
+import type { RowProblem } from "./eligibility";
 
 /** The inputs of a {@link CompanyBootstrap}. */
 export interface CompanyBootstrapArgs {
@@ -35,6 +36,19 @@ export interface CompanyBootstrapArgs {
    * @example "Contoso US"
    */
   owningBusinessUnit?: pulumi.Input<string>;
+  /**
+   * Cover only rows created before this moment (ISO 8601). Left out, the bootstrap covers the rows
+   * that existed when it first ran (the creation time of the newest row then, kept as
+   * `selectionCutoff`): rows a live org creates later are not drift.
+   * @example "2026-11-24T00:00:00Z"
+   */
+  createdBefore?: pulumi.Input<string>;
+  /**
+   * Cover rows whenever they are created: rows without a company made after the bootstrap ran
+   * show as drift and the next `up` stamps them.
+   * @default false
+   */
+  stampNewRows?: pulumi.Input<boolean>;
 }
 
 /**
@@ -58,22 +72,46 @@ export class CompanyBootstrap extends pulumi.dynamic.Resource {
   declare readonly companyId: pulumi.Output<string>;
   /** Rows stamped by the last create or update, per table. */
   declare readonly stampedRows: pulumi.Output<Record<string, number>>;
-  /** Rows still without a company, per table, as last observed. */
+  /** As declared. */
+  declare readonly createdBefore: pulumi.Output<string | undefined>;
+  /** As declared. */
+  declare readonly stampNewRows: pulumi.Output<boolean | undefined>;
+  /** Rows of the selection still to stamp, per table, as last observed (rejected rows left out). */
   declare readonly pendingRows: pulumi.Output<Record<string, number>>;
+  /** The creation cutoff in effect (ISO 8601); absent with `stampNewRows`. */
+  declare readonly selectionCutoff: pulumi.Output<string | undefined>;
+  /** Rows of the selection dual-write would not take: table, reason, count, first keys. */
+  declare readonly rowProblems: pulumi.Output<RowProblem[]>;
+
+  /**
+   * The legal entities the connection declares (taken from `connection`; `companyCode` must be
+   * one of them).
+   */
+  declare readonly connectionLegalEntities: pulumi.Output<string[] | undefined>;
 
   constructor(name: string, args: CompanyBootstrapArgs, opts?: pulumi.CustomResourceOptions) {
+    // A program in JavaScript (or one that casts) may leave `connection` out: the provider's
+    // check then names it, rather than this constructor failing on `undefined`.
+    const connection = args.connection as DualWriteConnection | undefined;
     super(
       dynamicProvider("CompanyBootstrap"),
       name,
       {
-        financeOperationsUrl: args.connection.financeOperationsUrl,
-        dataverseUrl: args.connection.dataverseUrl,
+        financeOperationsUrl: connection?.financeOperationsUrl,
+        dataverseUrl: connection?.dataverseUrl,
+        // From the connection's declaration, known in a preview that creates the link, so that
+        // the company code is checked against the declared link before it exists.
+        connectionLegalEntities: connection?.legalEntityCodes(),
         companyCode: args.companyCode,
         tables: args.tables,
         owningBusinessUnit: args.owningBusinessUnit,
         companyId: undefined,
         stampedRows: undefined,
+        createdBefore: args.createdBefore,
+        stampNewRows: args.stampNewRows,
         pendingRows: undefined,
+        selectionCutoff: undefined,
+        rowProblems: undefined,
       },
       opts,
       "dualwrite",

@@ -4,20 +4,24 @@
  *
  * | step   | HTTP calls                                                                                      |
  * |--------|--------------------------------------------------------------------------------------------------|
- * | check  | (new or changed only) GET DWM/Environments; GET F&O LegalEntities; GET DWM/SolutionAware/<cid>/Solutions/; GET Dataverse solutions, cdm_companies, RetrieveFinanceAndOperationsIntegrationDetails; while not linked: F&O CustomersV3 and Dataverse accounts/contacts counts |
- * | diff   | GET DWM/Environments; GET /api/ConnectionSet/<cname>; GET …/Solutions/; (default legal entities) GET F&O LegalEntities |
- * | create | the check's reads; POST F&O LegalEntities (createIfMissing); POST /api/ConnectionSet/<cid>/Reset (link) — or, adopting, PUT …/LegalEntities; POST …/RestoreTemplates + GET …/Status/<id> |
- * | read   | GET DWM/Environments; GET /api/ConnectionSet/<cname>; GET …/Solutions/                           |
+ * | check  | (new or changed only) GET DWM/Environments?identifier=<F&O host> (+ GET /api/ConnectionSet/<cname> when linked); while not linked: Dataverse RetrieveFinanceAndOperationsIntegrationDetails (pairing, F&O id); GET F&O LegalEntities; GET Dataverse solutions, cdm_companies; while not linked: F&O CustomersV3 and Dataverse accounts/contacts counts |
+ * | diff   | GET DWM/Environments; GET /api/ConnectionSet/<cname>; solutions applied (`solutionStates`: GET …/Solutions/, GET DWM/Entities, Dataverse solutions + msdyn_dualwriteentitymaps); (default legal entities) GET F&O LegalEntities |
+ * | create | the check's reads; POST F&O LegalEntities (createIfMissing); to link: Dataverse RetrieveCurrentOrganization, POST /api/ConnectionSet/<cid>/Reset with the tool's body (`newLinkRequest`, CHOICE), then GET Environments + ConnectionSet until the link shows — or, adopting, PUT …/LegalEntities (CHOICE) and wait; per missing solution POST …/RestoreTemplates + GET …/SolutionAware/<cid>/Status/<id> |
+ * | read   | GET DWM/Environments; GET /api/ConnectionSet/<cname>; solutions applied (as diff). With no state (`pulumi import`), the same for the F&O URL of the import id (connectionImport.ts) |
  * | update | as create; before a legal-entity edit GET DWM/Entities (guards)                                |
- * | delete | GET DWM/Environments; GET DWM/Entities; POST /api/ConnectionSet/<cid>/Reset `{}` (unlink)       |
+ * | delete | GET DWM/Environments; GET /api/ConnectionSet/<cname>; GET DWM/Entities; POST /api/ConnectionSet/<cid>/Reset with no environments (unlink, CHOICE), then GET Environments until it is gone |
  *
+ * `skipInitialWritesForNewLegalEntities` travels with a legal-entity edit, and with a new link
+ * only when true (the evidence's Reset body has no such member, Struct/ResetLinkPayload.cs).
  * Never deleted: business rows, and legal entities created in F&O.
  */
 import { DualWriteError } from "../../errors";
-import type { GatewayEnvironment } from "../../clients/gateway";
+import type { GatewayLink } from "../../clients/gateway";
 import { MapState } from "../../clients/gateway";
+import { describeRowCount } from "../../clients/dataverse";
 import { columnText } from "../common/companies";
 import { compareVersions, stateName } from "../common/maps";
+import { solutionStates, type SolutionState } from "../common/solutions";
 import {
   defaultLegalEntities,
   defaultSolutions,
@@ -26,21 +30,17 @@ import {
   type Scenario,
   type ScenarioFacts,
 } from "../../scenario/scenarios";
-import { containsUnknown, normalizeUrl, UNKNOWN, type CheckFailure } from "../common/check";
-import { deepEqual, diffDeclared, sameSet } from "../common/diff";
+import { normalizeUrl } from "../common/check";
+import { sameSet } from "../common/diff";
+import type { FailureList } from "../common/failures";
+import type { Clients, HandlerContext, Lifecycle, ReadOutcome } from "../common/handler";
+import { joins, linkBetween, linkedElsewhere, relationOf } from "../common/link";
 import {
-  collectPropertyFailures,
-  FailureList,
-  InvalidInputError,
-  throwUnlessValid,
-} from "../common/failures";
-import type {
-  Clients,
-  DiffOutcome,
-  HandlerContext,
-  Lifecycle,
-  ReadOutcome,
-} from "../common/handler";
+  lifecycleOf,
+  sameEnvironment,
+  type PlannedChange,
+  type ResourceSpec,
+} from "../common/spec";
 import {
   connectionSchemas,
   crossPropertyFailures,
@@ -51,11 +51,20 @@ import {
   type DualWriteConnectionOutputs,
   type LegalEntitySpec,
 } from "./dualWriteConnection.schema";
+import {
+  environmentUrl,
+  importedConnectionInputs,
+  IMPORTED_SCENARIO,
+  parseConnectionImportId,
+} from "./connectionImport";
+import { newLinkRequest } from "./newLinkRequest";
 
 const RESOURCE = "DualWriteConnection";
 
-/** Inputs whose change makes a new link: the link is 1:1, so the old one is reset first. */
-const REPLACE_ON_CHANGE = ["financeOperationsUrl", "dataverseUrl"] as const;
+/**
+ * The declared inputs whose change is an update. `adoptWithChanges` is not one: it matters only
+ * when the resource is created.
+ */
 const DECLARED = [
   "scenario",
   "financeOperationsUrl",
@@ -64,6 +73,7 @@ const DECLARED = [
   "solutions",
   "skipInitialWritesForNewLegalEntities",
   "forceReset",
+  "onDelete",
 ] as const satisfies readonly (keyof DualWriteConnectionInputs)[];
 
 /**
@@ -82,6 +92,8 @@ interface Desired {
   readonly dataverseUrl: string;
   /** Declared legal entities; undefined = every legal entity F&O has. */
   readonly legalEntities: readonly LegalEntitySpec[] | undefined;
+  /** Whether `legalEntities` and `solutions` were declared (not the scenario's defaults). */
+  readonly declares: { readonly legalEntities: boolean; readonly solutions: boolean };
   readonly solutions: readonly string[];
   readonly skipInitialWrites: boolean;
   readonly forceReset: boolean;
@@ -95,6 +107,10 @@ function desired(inputs: DualWriteConnectionInputs): Desired {
     financeOperationsUrl: normalizeUrl(inputs.financeOperationsUrl),
     dataverseUrl: normalizeUrl(inputs.dataverseUrl),
     legalEntities: declared ?? byDefault,
+    declares: {
+      legalEntities: inputs.legalEntities !== undefined,
+      solutions: inputs.solutions !== undefined,
+    },
     solutions: inputs.solutions ?? [...defaultSolutions(inputs.scenario)],
     skipInitialWrites: inputs.skipInitialWritesForNewLegalEntities ?? false,
     forceReset: inputs.forceReset ?? false,
@@ -111,21 +127,12 @@ function sortedCodes(codes: readonly string[]): string[] {
   return [...new Set(codes.map((c) => c.toUpperCase()))].sort();
 }
 
-/** Pure rules: each property's schema, then the rules between properties. */
-function pureCheck(news: Readonly<Record<string, unknown>>): {
-  failures: FailureList;
-  unknown: ReadonlySet<string>;
-} {
-  const { list, unknown, values } = collectPropertyFailures(RESOURCE, connectionSchemas, news);
-  for (const f of crossPropertyFailures(values)) {
-    if (!list.has(f.property)) list.add(f.property, f.reason);
-  }
-  return { failures: list, unknown };
-}
-
 /** What the pre-flight read, for `create`/`update` to reuse. */
 interface Preflight {
-  readonly env: GatewayEnvironment;
+  /** The link the gateway shows for the F&O environment; undefined when not linked. */
+  readonly link: GatewayLink | undefined;
+  /** The F&O environment id: the link's, or the one Power Platform integration pairs. */
+  readonly cid: string;
   readonly financeOperationsLegalEntities: readonly { code: string; name: string }[];
 }
 
@@ -141,26 +148,38 @@ async function preflight(
 ): Promise<Preflight | undefined> {
   const fo = d.financeOperationsUrl;
   const dv = d.dataverseUrl;
-  const env = await c.gateway.findEnvironment(fo);
-  if (!env) {
-    failures.add(
-      "financeOperationsUrl",
-      `The dual-write gateway knows no F&O environment at ${fo}. Check the URL (the environment's address, e.g. https://contoso.operations.dynamics.com) and that the environment is enabled for Power Platform integration.`,
-    );
-    return undefined;
-  }
-  const linkedHere =
-    env.linked && env.linkedDataverseUrl !== undefined && sameUrl(env.linkedDataverseUrl, dv);
-  const linkedToOurs =
-    env.linked &&
-    env.linkedDataverseUrl !== undefined &&
-    previousDataverseUrl !== undefined &&
-    sameUrl(env.linkedDataverseUrl, previousDataverseUrl);
-  if (env.linked && !linkedHere && !linkedToOurs) {
-    failures.add(
-      "dataverseUrl",
-      `F&O ${fo} is already linked to Dataverse ${env.linkedDataverseUrl ?? "(unknown)"}, not ${dv}. A link is 1:1 and is never overwritten silently: declare that Dataverse URL to adopt the link, or reset it in the dual-write workspace first.`,
-    );
+  // The gateway lists an F&O environment only once it is linked (an unknown host answers the
+  // same empty list), so an environment that is not linked yet is confirmed by Dataverse: Power
+  // Platform integration pairs it with exactly one F&O environment, and names its id.
+  const link = await c.gateway.findLink(fo);
+  let cid: string;
+  const linkedHere = link !== undefined && joins(link, dv);
+  const linkedToOurs = link !== undefined && joins(link, previousDataverseUrl);
+  if (link) {
+    cid = link.cid;
+    if (!linkedHere && !linkedToOurs) {
+      failures.add(
+        "dataverseUrl",
+        `F&O ${fo} is already linked to Dataverse ${link.dataverseUrl ?? "(unknown)"}, not ${dv}. A link is 1:1 and is never overwritten silently: declare that Dataverse URL to adopt the link, or reset it in the dual-write workspace first.`,
+      );
+    }
+  } else {
+    const pairing = await c.dataverse.integrationDetails();
+    if (!pairing) {
+      failures.add(
+        "dataverseUrl",
+        `Dataverse ${dv} is not paired with any F&O environment in Power Platform integration, and the dual-write gateway has no link for F&O ${fo}. Dual-write links the environments that Power Platform integration pairs: enable the integration for this pair (Power Platform admin center), then run again.`,
+      );
+      return undefined;
+    }
+    if (!sameUrl(pairing.Url, fo)) {
+      failures.add(
+        "financeOperationsUrl",
+        `The dual-write gateway knows no F&O environment linked at ${fo} (it looks environments up by host name), and Dataverse ${dv} is paired with F&O ${pairing.Url} in Power Platform integration, not with it. Check the URL (the environment's address, e.g. https://contoso.operations.dynamics.com), or declare the pair that Power Platform integration pairs.`,
+      );
+      return undefined;
+    }
+    cid = pairing.Id;
   }
 
   const entities = await c.fno.legalEntities();
@@ -203,12 +222,13 @@ async function preflight(
 
   await healthCheck(d, c, failures);
   if (!linkedHere && !linkedToOurs) await scenarioCheck(d, c, failures);
-  return { env, financeOperationsLegalEntities: entities };
+  return { link, cid, financeOperationsLegalEntities: entities };
 }
 
 /**
  * The health check (DW/requirements-and-prerequisites.md): the declared orchestration solutions
- * installed in Dataverse, at versions dual-write accepts; the Power Platform pairing; company names.
+ * installed in Dataverse, at versions dual-write accepts; company names. (The Power Platform
+ * pairing is checked with the link, in `preflight`.)
  * Dataverse's own `solutions` table answers before the link exists (the gateway's solution list
  * needs a link).
  */
@@ -235,14 +255,6 @@ async function healthCheck(d: Desired, c: Clients, failures: FailureList): Promi
         `Dataverse ${d.dataverseUrl} fails the dual-write health check: solution '${name}' has version ${found.version}, and dual-write requires ${minimum} or later. Update the Dynamics 365 apps in the Power Platform admin center, then run again.`,
       );
     }
-  }
-
-  const pairing = await c.dataverse.integrationDetails();
-  if (pairing?.Url && !sameUrl(pairing.Url, d.financeOperationsUrl)) {
-    failures.add(
-      "dataverseUrl",
-      `Dataverse ${d.dataverseUrl} is paired with F&O ${pairing.Url} in Power Platform integration, not with ${d.financeOperationsUrl}. Dual-write links the environments that Power Platform integration pairs: declare the matching pair.`,
-    );
   }
 
   const companies = await c.dataverse.list("cdm_companies", {
@@ -280,12 +292,13 @@ async function scenarioCheck(d: Desired, c: Clients, failures: FailureList): Pro
     }
   }
   if (facts.dataverse === "new") {
-    const accounts = await c.dataverse.count("accounts");
-    const contacts = await c.dataverse.count("contacts");
-    if (accounts + contacts > 0) {
+    // "Has data" needs no exact count: one capped request per table (exact below 5,000).
+    const accounts = await c.dataverse.countCapped("accounts");
+    const contacts = await c.dataverse.countCapped("contacts");
+    if (accounts.rows + contacts.rows > 0) {
       observed.dataverse = "existing";
       problems.push(
-        `Dataverse ${d.dataverseUrl} already has ${accounts.toLocaleString("en-US")} accounts and ${contacts.toLocaleString("en-US")} contacts, but the scenario says it is new`,
+        `Dataverse ${d.dataverseUrl} already has ${describeRowCount(accounts)} accounts and ${describeRowCount(contacts)} contacts, but the scenario says it is new`,
       );
     }
   }
@@ -354,26 +367,36 @@ async function changeLegalEntities(
   ctx.log(
     `Setting the legal entities of the link to ${wanted.join(", ")} (were ${current.join(", ") || "none"})`,
   );
-  await c.gateway.setLegalEntities(cid, wanted, d.skipInitialWrites);
+  await c.gateway.setLegalEntities(cid, d.financeOperationsUrl, wanted, {
+    skipInitialWrites: d.skipInitialWrites,
+    timeoutMs: ctx.options.linkTimeoutMs,
+  });
 }
 
-/** Applies the declared solutions that are not applied yet. */
+/** Whether solution `name` is applied, per `solutionStates` (CHOICE). */
+async function isApplied(c: Clients, cid: string, name: string): Promise<boolean> {
+  const states = await solutionStates(c, cid, { fresh: true });
+  return states.some((s) => s.uniqueName.toLowerCase() === name.toLowerCase() && s.applied);
+}
+
+/** Applies the declared solutions that are not applied yet, one per request, in declared order. */
 async function applyMissingSolutions(
   d: Desired,
   cid: string,
   c: Clients,
   ctx: HandlerContext,
 ): Promise<void> {
-  const solutions = await c.gateway.listSolutions(cid, { fresh: true });
+  const states = await solutionStates(c, cid, { fresh: true });
   const missing = d.solutions.filter(
-    (name) =>
-      !solutions.some((s) => s.uniqueName.toLowerCase() === name.toLowerCase() && s.applied),
+    (name) => !states.some((s) => s.uniqueName.toLowerCase() === name.toLowerCase() && s.applied),
   );
-  if (missing.length === 0) return;
-  ctx.log(
-    `Applying orchestration ${plural(missing.length, "solution", "solutions")} ${missing.join(", ")}`,
-  );
-  await c.gateway.applySolutions(cid, missing, { timeoutMs: ctx.options.solutionTimeoutMs });
+  for (const name of missing) {
+    ctx.log(`Applying orchestration solution ${name}`);
+    await c.gateway.applySolution(cid, name, {
+      timeoutMs: ctx.options.solutionTimeoutMs,
+      isApplied: () => isApplied(c, cid, name),
+    });
+  }
 }
 
 /** Links (or adopts the link), then converges legal entities and solutions. */
@@ -383,235 +406,253 @@ async function converge(
   c: Clients,
   ctx: HandlerContext,
 ): Promise<string> {
-  const env = pre.env;
+  const link = pre.link;
   const available = await createMissingLegalEntities(d, pre, c, ctx);
   const wanted = desiredCodes(d, available);
-  const linkedHere =
-    env.linked &&
-    env.linkedDataverseUrl !== undefined &&
-    sameUrl(env.linkedDataverseUrl, d.dataverseUrl);
-  if (env.linked && !linkedHere) {
+  if (link && !joins(link, d.dataverseUrl)) {
     throw new DualWriteError(
-      `F&O ${d.financeOperationsUrl} is linked to Dataverse ${env.linkedDataverseUrl ?? "(unknown)"}, not ${d.dataverseUrl}; the provider does not overwrite a link it did not make. Reset that link in the dual-write workspace, or declare its Dataverse URL.`,
+      `F&O ${d.financeOperationsUrl} is linked to Dataverse ${link.dataverseUrl ?? "(unknown)"}, not ${d.dataverseUrl}; the provider does not overwrite a link it did not make. Reset that link in the dual-write workspace, or declare its Dataverse URL.`,
       "LinkConflict",
     );
   }
-  if (!env.linked) {
+  if (!link) {
     ctx.log(
       `Linking F&O ${d.financeOperationsUrl} to Dataverse ${d.dataverseUrl} for ${wanted.join(", ")}`,
     );
-    await c.gateway.link(env.cid, {
-      dataverseUrl: d.dataverseUrl,
+    const request = await newLinkRequest(c, {
       financeOperationsUrl: d.financeOperationsUrl,
+      dataverseUrl: d.dataverseUrl,
+      cid: pre.cid,
       legalEntities: wanted,
       skipInitialWrites: d.skipInitialWrites,
-      forceReset: d.forceReset,
     });
+    // A new link has no map to stop, so it never forces.
+    await c.gateway.link(request, { forceReset: false, timeoutMs: ctx.options.linkTimeoutMs });
   } else {
-    const set = await c.gateway.getConnectionSet(env.cname, { fresh: true });
-    const current = sortedCodes(set?.legalEntities ?? []);
-    if (!sameSet(current, wanted)) await changeLegalEntities(d, env.cid, current, wanted, c, ctx);
+    const current = sortedCodes(link.legalEntities);
+    if (!sameSet(current, wanted)) await changeLegalEntities(d, link.cid, current, wanted, c, ctx);
   }
-  await applyMissingSolutions(d, env.cid, c, ctx);
-  return env.cid;
+  await applyMissingSolutions(d, pre.cid, c, ctx);
+  return pre.cid;
 }
 
-/** The observed outputs of a linked connection, or undefined when it is not linked as declared. */
-async function observe(
-  d: Desired,
-  c: Clients,
-  fresh: boolean,
-): Promise<Omit<DualWriteConnectionOutputs, keyof DualWriteConnectionInputs> | undefined> {
-  const env = await c.gateway.findEnvironment(d.financeOperationsUrl, { fresh });
-  if (
-    !env?.linked ||
-    env.linkedDataverseUrl === undefined ||
-    !sameUrl(env.linkedDataverseUrl, d.dataverseUrl)
-  )
-    return undefined;
-  const set = await c.gateway.getConnectionSet(env.cname, { fresh });
-  if (!set) return undefined;
-  const solutions = await c.gateway.listSolutions(env.cid, { fresh });
+/** What the connection observes of a link: everything but its inputs and ownership. */
+type Observed = Omit<DualWriteConnectionOutputs, keyof DualWriteConnectionInputs | "ownership">;
+
+/** The link as found: joined to the declared Dataverse, with its solutions. */
+interface Found {
+  readonly link: GatewayLink;
+  readonly solutions: readonly SolutionState[];
+}
+
+/** The declared link as the gateway shows it now, or undefined when it is not linked as declared. */
+async function find(d: Desired, c: Clients, fresh: boolean): Promise<Found | undefined> {
+  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl, { fresh });
+  if (!link?.set) return undefined;
+  return { link, solutions: await solutionStates(c, link.cid, { fresh }) };
+}
+
+/** The observed outputs of a found link. */
+function observedOf(found: Found): Observed {
   return {
-    environmentId: env.cid,
-    connectionSetName: env.cname,
-    linkedLegalEntities: sortedCodes(set.legalEntities),
-    appliedSolutions: solutions
+    environmentId: found.link.cid,
+    connectionSetName: found.link.cname,
+    linkedLegalEntities: sortedCodes(found.link.legalEntities),
+    appliedSolutions: found.solutions
       .filter((s) => s.applied)
       .map((s) => s.uniqueName)
       .sort(),
   };
 }
 
-function validInputs(inputs: DualWriteConnectionInputs): Desired {
-  const { failures, unknown } = pureCheck(inputs as unknown as Record<string, unknown>);
-  throwUnlessValid(RESOURCE, failures, unknown, "before the link is made");
-  return desired(inputs);
+/** Whether solution `name` is applied among `states`. */
+function appliedIn(states: readonly SolutionState[], name: string): boolean {
+  return states.some((s) => s.uniqueName.toLowerCase() === name.toLowerCase() && s.applied);
 }
+
+/**
+ * What converging the found link would change: its legal entities (a removal disturbs what runs:
+ * the companies leave live sync) and the solutions to apply.
+ */
+async function plan(d: Desired, found: Found, c: Clients): Promise<PlannedChange[]> {
+  const changes: PlannedChange[] = [];
+  const current = sortedCodes(found.link.legalEntities);
+  const available = d.legalEntities ? [] : (await c.fno.legalEntities()).map((e) => e.code);
+  const wanted = desiredCodes(d, available);
+  if (!sameSet(current, wanted)) {
+    const removed = current.filter((code) => !wanted.includes(code));
+    const added = wanted.filter((code) => !current.includes(code));
+    const does = [
+      ...(added.length > 0
+        ? [
+            `adds ${added.join(", ")}${d.skipInitialWrites ? "" : " (with dual-write's initial writes for them)"}`,
+          ]
+        : []),
+      ...(removed.length > 0
+        ? [`removes ${removed.join(", ")} from the link (they leave live sync)`]
+        : []),
+    ];
+    changes.push({
+      property: "legalEntities",
+      effect: `legal entities linked are ${current.join(", ") || "none"}; declared ${wanted.join(", ")}: ${does.join(" and ")}`,
+      disruptive: removed.length > 0,
+      ...(d.declares.legalEntities && { observed: { legalEntities: current } }),
+    });
+  }
+  const notApplied = d.solutions.filter((n) => !appliedIn(found.solutions, n));
+  if (notApplied.length > 0)
+    changes.push({
+      property: "solutions",
+      effect: `${plural(notApplied.length, "solution", "solutions")} ${notApplied.join(", ")} not applied: pulumi up applies ${plural(notApplied.length, "it", "them")}`,
+      disruptive: false,
+      ...(d.declares.solutions && {
+        observed: { solutions: d.solutions.filter((n) => appliedIn(found.solutions, n)) },
+      }),
+    });
+  return changes;
+}
+
+/**
+ * `read` for `pulumi import`: the link named by the import id, declared as observed
+ * (`importedConnectionInputs`), with the `cid` as its id, as `create` gives it. Undefined when the
+ * F&O environment is not linked; an error when it is linked to another Dataverse than the id names.
+ */
+async function readImported(
+  importId: string,
+  ctx: HandlerContext,
+): Promise<ReadOutcome<DualWriteConnectionOutputs>> {
+  const named = parseConnectionImportId(importId);
+  const fo = named.financeOperationsUrl;
+  const link = await ctx
+    .clients({ financeOperationsUrl: fo, dataverseUrl: named.dataverseUrl ?? "" })
+    .gateway.findLink(fo, { fresh: true });
+  if (!link?.set) return undefined;
+  if (named.dataverseUrl !== undefined && !joins(link, named.dataverseUrl))
+    throw new DualWriteError(
+      `F&O ${fo} is linked to Dataverse ${link.dataverseUrl ?? "(unknown)"}, not ${named.dataverseUrl}: import it with that Dataverse URL, or with ${fo} alone.`,
+      "LinkConflict",
+    );
+  const dv = named.dataverseUrl ?? environmentUrl(link.dataverseUrl ?? "");
+  if (dv === undefined)
+    throw new DualWriteError(
+      `The connection set of F&O ${fo} names no usable Dataverse URL (${link.dataverseUrl ?? "none"}); import it as ${fo}|<dataverseUrl>.`,
+      "LinkIncomplete",
+    );
+  const base = desired({ scenario: IMPORTED_SCENARIO, financeOperationsUrl: fo, dataverseUrl: dv });
+  const found = await find(base, ctx.clients(base), true);
+  if (!found) return undefined;
+  const observed = observedOf(found);
+  const inputs = importedConnectionInputs({
+    financeOperationsUrl: fo,
+    dataverseUrl: dv,
+    ...observed,
+  });
+  return {
+    id: observed.environmentId,
+    props: { ...inputs, ...observed, ownership: "adopted" },
+  };
+}
+
+/** Resets the link, after the guard dual-write applies (every map stopped, or `forceReset`). */
+async function release(d: Desired, c: Clients, ctx: HandlerContext): Promise<void> {
+  const link = await c.gateway.findLink(d.financeOperationsUrl, { fresh: true });
+  if (!link) return; // already unlinked: done
+  if (!joins(link, d.dataverseUrl)) {
+    ctx.log(
+      `${linkedElsewhere(link, d.financeOperationsUrl)}; that link is not this resource's and is left alone`,
+    );
+    return;
+  }
+  const maps = await c.gateway.listMaps(link.cid, { fresh: true });
+  const active = maps.filter(
+    (m) =>
+      m.state !== MapState.Stopped && m.state !== MapState.NotRunning && m.state !== MapState.None,
+  );
+  if (active.length > 0 && !d.forceReset) {
+    throw new DualWriteError(
+      `The link cannot be reset while ${plural(active.length, "map", "maps")} ${active.map((m) => `${m.tName} (${stateName(m.state)})`).join(", ")} ${active.length === 1 ? "is" : "are"} not stopped. Stop them (remove their EntityMapBinding resources, or set their state to "Stopped"), set forceReset: true on the connection, or set onDelete: "leave" to keep the link.`,
+      "MapsNotStopped",
+    );
+  }
+  ctx.log(
+    `Resetting the link of F&O ${d.financeOperationsUrl} to Dataverse ${d.dataverseUrl}${active.length > 0 ? " (forced)" : ""}; no business data is deleted`,
+  );
+  await c.gateway.unlink(link, d.financeOperationsUrl, {
+    forceReset: d.forceReset,
+    timeoutMs: ctx.options.linkTimeoutMs,
+  });
+}
+
+/** DualWriteConnection, said once (`common/spec.ts` derives the lifecycle). */
+export const dualWriteConnectionSpec: ResourceSpec<
+  DualWriteConnectionInputs,
+  DualWriteConnectionOutputs,
+  Desired,
+  Found,
+  Preflight
+> = {
+  resource: RESOURCE,
+  schemas: connectionSchemas,
+  crossCheck: (values) => crossPropertyFailures(values),
+  references: {},
+  settled: [],
+  declared: DECLARED,
+  resolved: [],
+  identity: ["financeOperationsUrl", "dataverseUrl"],
+  // The link is 1:1: a new one can only be made once the old one is reset.
+  replaceOnChange: { financeOperationsUrl: sameEnvironment, dataverseUrl: sameEnvironment },
+  deleteBeforeReplace: true,
+  before: "before the link is made",
+  cleanup: "reset",
+  desired,
+  describe: (d) => `the link of F&O ${d.financeOperationsUrl} to Dataverse ${d.dataverseUrl}`,
+  claimKey: (d) => `link:${d.financeOperationsUrl.toLowerCase()}`,
+
+  verify(d, ctx, failures, how) {
+    // Being linked to the Dataverse this resource already manages is not a conflict.
+    const previous = how.previous;
+    const previousDataverse =
+      previous !== undefined &&
+      sameEnvironment(previous.financeOperationsUrl, d.financeOperationsUrl)
+        ? previous.dataverseUrl
+        : undefined;
+    return preflight(d, ctx.clients(d), failures, previousDataverse);
+  },
+
+  find: (d, ctx, fresh) => find(d, ctx.clients(d), fresh),
+
+  async absent(d, ctx) {
+    const link = await ctx.clients(d).gateway.findLink(d.financeOperationsUrl);
+    return relationOf(link, d.dataverseUrl) === "elsewhere" && link
+      ? `${linkedElsewhere(link, d.financeOperationsUrl)} now; pulumi up will refuse to overwrite it`
+      : `F&O ${d.financeOperationsUrl} is not linked any more (reset by hand?); pulumi up links it again`;
+  },
+
+  isLive: () => true,
+  plan: (d, found, ctx) => plan(d, found, ctx.clients(d)),
+
+  async converge(d, pre, ctx) {
+    const c = ctx.clients(d);
+    const cid = await converge(d, pre, c, ctx);
+    const found = await find(d, c, true);
+    if (!found)
+      throw new DualWriteError(
+        `The link of ${d.financeOperationsUrl} to ${d.dataverseUrl} was made but the gateway does not show it.`,
+        "LinkNotVisible",
+      );
+    return { id: cid, outs: observedOf(found) };
+  },
+
+  observe: (_d, found) => Promise.resolve(observedOf(found)),
+  release: (d, _props, ctx) => release(d, ctx.clients(d), ctx),
+  readImported,
+};
 
 /** DualWriteConnection's lifecycle. */
 export const dualWriteConnectionLifecycle: Lifecycle<
   DualWriteConnectionInputs,
   DualWriteConnectionOutputs
-> = {
-  resource: RESOURCE,
-
-  async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
-    const olds = oldInputs as Readonly<Record<string, unknown>>;
-    const news = newInputs as Readonly<Record<string, unknown>>;
-    const { failures, unknown } = pureCheck(news);
-    if (!failures.empty || unknown.size > 0) return failures.toArray();
-    const inputs = news as unknown as DualWriteConnectionInputs;
-    const previous = olds as Partial<DualWriteConnectionInputs>;
-    // An unchanged declaration of an existing link was checked when it was made; drift is
-    // diff's business. New or changed declarations are checked against the environments.
-    const isNew = previous.financeOperationsUrl === undefined;
-    if (!isNew && DECLARED.every((k) => deepEqual(previous[k], inputs[k]))) return [];
-    const d = desired(inputs);
-    const previousDataverse =
-      !isNew &&
-      typeof previous.dataverseUrl === "string" &&
-      sameUrl(previous.financeOperationsUrl ?? "", d.financeOperationsUrl)
-        ? previous.dataverseUrl
-        : undefined;
-    await preflight(d, ctx.clients(d), failures, previousDataverse);
-    return failures.toArray();
-  },
-
-  async diff(_id, olds, news, ctx): Promise<DiffOutcome> {
-    const replaces = REPLACE_ON_CHANGE.filter(
-      (k) => news[k] === UNKNOWN || typeof olds[k] !== "string" || !sameUrl(olds[k], news[k]),
-    );
-    if (replaces.length > 0) {
-      return {
-        changes: true,
-        replaces: [...replaces],
-        deleteBeforeReplace: true,
-        reasons: replaces.map(
-          (k) =>
-            `${k} changes from ${olds[k]} to ${news[k] === UNKNOWN ? "a value not known yet" : news[k]}: the link is reset and made again`,
-        ),
-      };
-    }
-    const reasons: string[] = [];
-    const declared = diffDeclared<DualWriteConnectionInputs>(olds, news, DECLARED, []);
-    for (const k of declared.changed) reasons.push(`${k} changes`);
-    if (containsUnknown(news))
-      return {
-        changes: true,
-        replaces: [],
-        reasons: [...reasons, "some inputs are not known yet"],
-      };
-
-    const d = desired(news);
-    const c = ctx.clients(d);
-    const env = await c.gateway.findEnvironment(d.financeOperationsUrl);
-    if (!env) {
-      reasons.push(`the gateway no longer knows F&O ${d.financeOperationsUrl}`);
-    } else if (!env.linked) {
-      reasons.push(
-        `F&O ${d.financeOperationsUrl} is not linked any more (reset by hand?); pulumi up links it again`,
-      );
-    } else if (
-      env.linkedDataverseUrl === undefined ||
-      !sameUrl(env.linkedDataverseUrl, d.dataverseUrl)
-    ) {
-      reasons.push(
-        `F&O ${d.financeOperationsUrl} is now linked to ${env.linkedDataverseUrl ?? "another Dataverse"}; pulumi up will refuse to overwrite it`,
-      );
-    } else {
-      const set = await c.gateway.getConnectionSet(env.cname);
-      const current = sortedCodes(set?.legalEntities ?? []);
-      const available = d.legalEntities ? [] : (await c.fno.legalEntities()).map((e) => e.code);
-      const wanted = desiredCodes(d, available);
-      if (!sameSet(current, wanted))
-        reasons.push(
-          `legal entities linked are ${current.join(", ") || "none"}; declared ${wanted.join(", ")}`,
-        );
-      const solutions = await c.gateway.listSolutions(env.cid);
-      const notApplied = d.solutions.filter(
-        (n) => !solutions.some((s) => s.uniqueName.toLowerCase() === n.toLowerCase() && s.applied),
-      );
-      if (notApplied.length > 0)
-        reasons.push(
-          `${plural(notApplied.length, "solution", "solutions")} ${notApplied.join(", ")} not applied`,
-        );
-    }
-    return { changes: reasons.length > 0, replaces: [], reasons };
-  },
-
-  async create(inputs, ctx) {
-    const d = validInputs(inputs);
-    const c = ctx.clients(d);
-    const failures = new FailureList();
-    const pre = await preflight(d, c, failures, undefined);
-    if (!pre || !failures.empty) throw new InvalidInputError(RESOURCE, failures.toArray());
-    if (pre.env.linked)
-      ctx.log(
-        `Adopting the existing link of F&O ${d.financeOperationsUrl} to Dataverse ${d.dataverseUrl}`,
-      );
-    const cid = await converge(d, pre, c, ctx);
-    const observed = await observe(d, c, true);
-    if (!observed)
-      throw new DualWriteError(
-        `The link of ${d.financeOperationsUrl} to ${d.dataverseUrl} was made but the gateway does not show it.`,
-        "LinkNotVisible",
-      );
-    return { id: cid, outs: { ...inputs, ...observed } };
-  },
-
-  async read(id, props, ctx): Promise<ReadOutcome<DualWriteConnectionOutputs>> {
-    const d = desired(props);
-    const observed = await observe(d, ctx.clients(d), true);
-    return observed ? { id, props: { ...props, ...observed } } : undefined;
-  },
-
-  async update(_id, olds, news, ctx) {
-    const d = validInputs(news);
-    const c = ctx.clients(d);
-    const failures = new FailureList();
-    const pre = await preflight(d, c, failures, olds.dataverseUrl);
-    if (!pre || !failures.empty) throw new InvalidInputError(RESOURCE, failures.toArray());
-    await converge(d, pre, c, ctx);
-    const observed = await observe(d, c, true);
-    if (!observed)
-      throw new DualWriteError(
-        `The link of ${d.financeOperationsUrl} to ${d.dataverseUrl} is not visible after the update.`,
-        "LinkNotVisible",
-      );
-    return { ...news, ...observed };
-  },
-
-  async delete(_id, props, ctx) {
-    const d = desired(props);
-    const c = ctx.clients(d);
-    const env = await c.gateway.findEnvironment(d.financeOperationsUrl, { fresh: true });
-    if (!env?.linked) return; // already unlinked: done
-    if (env.linkedDataverseUrl === undefined || !sameUrl(env.linkedDataverseUrl, d.dataverseUrl)) {
-      ctx.log(
-        `F&O ${d.financeOperationsUrl} is now linked to ${env.linkedDataverseUrl ?? "another Dataverse"}; that link is not this resource's and is left alone`,
-      );
-      return;
-    }
-    const maps = await c.gateway.listMaps(env.cid, { fresh: true });
-    const active = maps.filter(
-      (m) =>
-        m.state !== MapState.Stopped &&
-        m.state !== MapState.NotRunning &&
-        m.state !== MapState.None,
-    );
-    if (active.length > 0 && !d.forceReset) {
-      throw new DualWriteError(
-        `The link cannot be reset while ${plural(active.length, "map", "maps")} ${active.map((m) => `${m.tName} (${stateName(m.state)})`).join(", ")} ${active.length === 1 ? "is" : "are"} not stopped. Stop them (remove their EntityMapBinding resources, or set their state to "Stopped") or set forceReset: true on the connection.`,
-        "MapsNotStopped",
-      );
-    }
-    ctx.log(
-      `Resetting the link of F&O ${d.financeOperationsUrl} to Dataverse ${d.dataverseUrl}${active.length > 0 ? " (forced)" : ""}; no business data is deleted`,
-    );
-    await c.gateway.unlink(env.cid, { forceReset: d.forceReset });
-  },
-};
+> = lifecycleOf(dualWriteConnectionSpec);
 
 function duplicatedNames(entries: readonly { code: string; name: string }[]): [string, string[]][] {
   const byName = new Map<string, string[]>();

@@ -3,7 +3,7 @@
  * with (one schema per property, so each bad property gets its own failure).
  */
 import { z } from "zod";
-import { SCENARIOS, type Scenario } from "../../scenario/scenarios";
+import { defaultLegalEntities, SCENARIOS, type Scenario } from "../../scenario/scenarios";
 import {
   bool,
   companyCode,
@@ -16,6 +16,12 @@ import {
   type CheckFailure,
   type PropertySchemas,
 } from "../common/check";
+import {
+  adoptWithChangesSchema,
+  onDeleteSchema,
+  type OnDelete,
+  type Ownership,
+} from "../common/spec";
 
 /** A legal entity to link: its code, or the code with a name and whether to create it in F&O. */
 export type LegalEntityDeclaration = string | LegalEntitySpec;
@@ -39,6 +45,10 @@ export interface DualWriteConnectionInputs {
   readonly solutions?: string[];
   readonly skipInitialWritesForNewLegalEntities?: boolean;
   readonly forceReset?: boolean;
+  /** What delete does: `reset` the link or `leave` it. @default by ownership */
+  readonly onDelete?: OnDelete<"reset">;
+  /** Accept an adoption that removes legal entities from the link. @default false */
+  readonly adoptWithChanges?: boolean;
 }
 
 /** DualWriteConnection's outputs: the inputs plus what was observed after converging. */
@@ -51,6 +61,9 @@ export interface DualWriteConnectionOutputs extends DualWriteConnectionInputs {
   readonly linkedLegalEntities: string[];
   /** The orchestration solutions applied on the link (declared or default). */
   readonly appliedSolutions: string[];
+  /** Whether this resource made the link or adopted one that existed. */
+  /** Absent in a state written before ownership was recorded: it counts as `created`. */
+  readonly ownership?: Ownership;
 }
 
 /** Dual-write runs initial writes for at most this many legal entities (DW/edit-legal-entity.md). */
@@ -97,11 +110,31 @@ export const connectionSchemas = {
   solutions: uniqueList(solutionName, "solutions").optional(),
   skipInitialWritesForNewLegalEntities: bool.optional(),
   forceReset: bool.optional(),
+  onDelete: onDeleteSchema("reset"),
+  adoptWithChanges: adoptWithChangesSchema,
 } satisfies PropertySchemas & Record<keyof DualWriteConnectionInputs, z.ZodType>;
 
 /** The code of a declared legal entity, upper case (F&O compares `dataAreaId` without case). */
 export function legalEntityCode(declaration: LegalEntityDeclaration): string {
   return (typeof declaration === "string" ? declaration : declaration.code).toUpperCase();
+}
+
+/**
+ * The legal entity codes a connection declares (upper case, sorted), its scenario's default when
+ * it declares none; undefined when it links every legal entity of F&O (the default of an existing
+ * F&O environment), which only the environment can tell. What a binding checks its company codes
+ * against before the link exists.
+ */
+export function declaredLegalEntityCodes(
+  scenario: Scenario | undefined,
+  legalEntities: readonly LegalEntityDeclaration[] | undefined,
+): string[] | undefined {
+  const codes =
+    legalEntities?.map(legalEntityCode) ??
+    (scenario !== undefined && (SCENARIOS as readonly string[]).includes(scenario)
+      ? defaultLegalEntities(scenario)
+      : undefined);
+  return codes && [...new Set(codes)].sort();
 }
 
 /** The declared legal entity as an object. */

@@ -9,13 +9,15 @@
  * | preview   | inputs checked; health check and scenario pre-flight read both environments            |
  * | create    | missing legal entities created (if asked), link made or adopted, solutions applied    |
  * | update    | legal entities added/removed in place (guards), missing solutions applied              |
- * | replace   | either URL changes: the old link is reset first (delete-before-replace)                 |
- * | delete    | the link is reset (all maps must be stopped, or `forceReset`); no business data deleted |
+ * | replace   | either URL changes: the old link is reset first (delete-before-replace, on every path) |
+ * | delete    | a link it made is reset (all maps must be stopped, or `forceReset`); an adopted one is left as found, unless `onDelete` says otherwise; no business data deleted |
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { ResourceTimeouts, ResourceTimeoutsArgs } from "../common/timeouts";
 import { dynamicProvider } from "../../dynamic/adapter";
 import type { Scenario } from "../../scenario/scenarios";
-import type { LegalEntitySpec } from "./dualWriteConnection.schema";
+import type { OnDelete, Ownership } from "../common/spec";
+import { declaredLegalEntityCodes, type LegalEntitySpec } from "./dualWriteConnection.schema";
 
 /** A legal entity with options, for {@link DualWriteConnectionArgs.legalEntities}. */
 export interface LegalEntityArgs {
@@ -73,6 +75,27 @@ export interface DualWriteConnectionArgs {
    * @default false
    */
   forceReset?: pulumi.Input<boolean>;
+  /**
+   * What deleting this resource does to the link: `reset` it (unlink; no business data is
+   * deleted) or `leave` it as it is.
+   * @default "reset" when this resource made the link, "leave" when it adopted one that existed
+   */
+  onDelete?: pulumi.Input<OnDelete<"reset">>;
+  /**
+   * When the link exists already (made by hand, or by another stack), creating this resource adopts
+   * it; where the link holds legal entities that are not declared, creating it would remove them
+   * from live sync, and preview refuses that, naming them. Set this to accept such changes.
+   * @default false
+   */
+  adoptWithChanges?: pulumi.Input<boolean>;
+  /**
+   * How long a create, update or delete may wait, e.g. `{ create: "45m" }` (`customTimeouts` do
+   * not reach a dynamic provider). A wait that runs out leaves the service's work running; the
+   * next `up` finds it.
+   * @default the built-in limits: 30 min for a link, unlink or legal-entity change to show, 30 min
+   * per solution
+   */
+  timeouts?: pulumi.Input<ResourceTimeoutsArgs>;
 }
 
 /**
@@ -109,12 +132,21 @@ export class DualWriteConnection extends pulumi.dynamic.Resource {
   declare readonly linkedLegalEntities: pulumi.Output<string[]>;
   /** The orchestration solutions applied on the link, as observed. */
   declare readonly appliedSolutions: pulumi.Output<string[]>;
+  /** As declared. */
+  declare readonly onDelete: pulumi.Output<OnDelete<"reset"> | undefined>;
+  /** As declared. */
+  declare readonly adoptWithChanges: pulumi.Output<boolean | undefined>;
+  /** `created` when this resource made the link, `adopted` when it took over one that existed. */
+  declare readonly ownership: pulumi.Output<Ownership>;
+  /** As declared. */
+  declare readonly timeouts: pulumi.Output<ResourceTimeouts | undefined>;
 
   constructor(name: string, args: DualWriteConnectionArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       dynamicProvider("DualWriteConnection"),
       name,
       {
+        timeouts: args.timeouts,
         scenario: args.scenario,
         financeOperationsUrl: args.financeOperationsUrl,
         dataverseUrl: args.dataverseUrl,
@@ -122,14 +154,39 @@ export class DualWriteConnection extends pulumi.dynamic.Resource {
         solutions: args.solutions,
         skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
         forceReset: args.forceReset,
+        onDelete: args.onDelete,
+        adoptWithChanges: args.adoptWithChanges,
         environmentId: undefined,
         connectionSetName: undefined,
         linkedLegalEntities: undefined,
         appliedSolutions: undefined,
+        ownership: undefined,
       },
-      opts,
+      // A link is 1:1: its replacement can be made only once it is reset. Set here, not only in
+      // the diff result, because `pulumi up --replace` does not ask the provider for a diff.
+      { ...opts, deleteBeforeReplace: true },
       "dualwrite",
       "DualWriteConnection",
     );
+    this.declared = { scenario: args.scenario, legalEntities: args.legalEntities };
+  }
+
+  /** What the program declared, for {@link legalEntityCodes} (not an output of the resource). */
+  private readonly declared: {
+    readonly scenario: DualWriteConnectionArgs["scenario"];
+    readonly legalEntities: DualWriteConnectionArgs["legalEntities"];
+  };
+
+  /**
+   * The legal entity codes this connection declares (upper case, sorted; its scenario's default
+   * when it declares none), or undefined when it links every legal entity of F&O. From the
+   * program's own values, so known in a first preview — unlike the outputs, of which one the
+   * state lacks reads as unknown in a preview. Dependent resources check their companies
+   * against it before the link exists.
+   */
+  legalEntityCodes(): pulumi.Output<string[] | undefined> {
+    return pulumi
+      .all([this.declared.scenario, pulumi.output(this.declared.legalEntities)])
+      .apply(([scenario, legalEntities]) => declaredLegalEntityCodes(scenario, legalEntities));
   }
 }

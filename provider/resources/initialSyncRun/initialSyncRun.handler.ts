@@ -2,27 +2,34 @@
  * InitialSyncRun's lifecycle: one initial-sync job of one map. Pre-flight applies Microsoft's
  * data-volume rules to counts read from both environments before anything starts; `up` starts the
  * job, prints progress while it polls, and records per legal entity what it did. A run is
- * history: delete forgets it, and any change replaces it (runs it again).
+ * history: delete forgets it; a new `master`, `legalEntities` or `trigger` runs it again (an
+ * update, which knows the run it recorded); another map or link replaces it.
+ *
+ * A run never repeats by accident (`common/initialSync.ts`, `adoptInitialSync`): before starting,
+ * a job of the same map that is running, or that finished after the last run recorded (this
+ * resource's, or for a new run its binding's `lastInitialSync`), is adopted instead — after a
+ * killed, cancelled or timed-out `up`, the next `up` finds the job the dead one started.
+ * `waitForCompletion: false` returns once the job has started (status `Running`); the next `up`
+ * (an update) or `refresh` (read) collects the result.
  *
  * | step   | HTTP calls                                                                                    |
  * |--------|------------------------------------------------------------------------------------------------|
- * | check  | (new or changed only) GET DWM/Environments; GET /api/ConnectionSet/<cname> (default legal entities); F&O `<set>/$count?cross-company=true&$filter=dataAreaId eq …` and Dataverse `<set>/$count?$filter=_msdyn_company_value eq …` per legal entity; GET cdm_companies; GET DWM/Entities + GET DWM/<pid>/FieldMappings (lookups) |
- * | diff   | none (a run does not drift)                                                                     |
- * | create | the check's reads; POST DWM/Start (action 8) once; GET DWM/Status/<id> until done, with GET /api/ProjectExecutionWithCompanies/<pid> for progress and results |
- * | read   | GET /api/ProjectExecutionWithCompanies/<pid>                                                      |
+ * | check  | (new or changed only) GET DWM/Environments + GET /api/ConnectionSet/<cname> (the link's legal entities, when the connection does not give them); F&O `<set>/$count?cross-company=true&$filter=dataAreaId eq …` and Dataverse `<set>?$select=<id>&$count=true&$filter=_msdyn_company_value eq …` per legal entity of the link (exact: pages of keys above 5,000); GET cdm_companies; GET DWM/Entities + GET DWM/<pid>/FieldMappings (lookups) |
+ * | diff   | none (a run does not drift; a run recorded `Running` or `Failed` shows as an update)            |
+ * | create | the check's reads; GET DWM/Entities (+ GET /api/ProjectExecutionWithCompanies/<pid>: a job to adopt); a Running map: POST DWM/Start "4" + GET DWM/Status/<id>; a map without pid: POST DWM/Start "8" + waits; GET DWM/<pid>/FieldMappings + POST /api/Project/<name>/Refresh; POST DWM/Start "1" with `skipInitialSync:false` once; GET DWM/Status/<id> until the map leaves InitialSync, with GET /api/ProjectExecutionWithCompanies/<pid> for progress and results |
+ * | read   | none (a run is history: it stays as recorded)                                                   |
  * | update | none (only the link's default legal entities changed; the run stays as it was)                  |
  * | delete | none (history is forgotten; synced rows stay)                                                    |
+ *
+ * An InitialSyncRun is a sync run on purpose, e.g. again after a `trigger` change: it stops a
+ * Running map first. A map's first initial sync is best its binding's (`initialSync` on the
+ * EntityMapBinding: the map is then started once, with the sync, as Microsoft's tool does). The
+ * pre-flight and the start are shared with the binding (`common/initialSync.ts`, with the
+ * evidence).
  */
 import { DualWriteError } from "../../errors";
-import {
-  MapAction,
-  MapState,
-  type GatewayMap,
-  type LegalEntitySyncResult,
-} from "../../clients/gateway";
-import { findCatalogMap, mapDataLocation } from "../../scenario/catalog";
+import { MapAction, MapState } from "../../clients/gateway";
 import { normalizeUrl, settleDerived, UNKNOWN, type CheckFailure } from "../common/check";
-import { companyColumnOf, companyIds } from "../common/companies";
 import { deepEqual } from "../common/diff";
 import {
   collectPropertyFailures,
@@ -37,400 +44,181 @@ import type {
   Lifecycle,
   ReadOutcome,
 } from "../common/handler";
-import { stateName, withMapLock } from "../common/maps";
-import { sameUrl } from "../dualWriteConnection/dualWriteConnection.schema";
+import {
+  adoptInitialSync,
+  describeResults,
+  peekRecordedSync,
+  preflight,
+  startInitialSync,
+  type PreflightWording,
+  type RecordedRun,
+  type SyncOutcome,
+  type SyncSpec,
+} from "../common/initialSync";
+import { actOnMap, findMap, reread, stateName, withMapLock } from "../common/maps";
+import {
+  exactly,
+  missingReferences,
+  replacedProperties,
+  sameEnvironment,
+  type Comparator,
+} from "../common/spec";
 import {
   initialSyncRunSchemas,
-  MAX_DATAVERSE_TO_FO_ROWS,
-  MAX_LEGAL_ENTITIES_PER_RUN,
-  MAX_LOOKUPS_FROM_DATAVERSE,
-  MAX_ROWS_PER_LEGAL_ENTITY,
   type InitialSyncRunInputs,
   type InitialSyncRunOutputs,
-  type LegalEntityRunResult,
-  type Master,
   type MeasuredCounts,
 } from "./initialSyncRun.schema";
 
 const RESOURCE = "InitialSyncRun";
 
-/** Every declared input replaces the run, except the link's default legal entities. */
-const REPLACE_ON_CHANGE = [
-  "financeOperationsUrl",
-  "dataverseUrl",
-  "mapName",
-  "master",
-  "legalEntities",
-  "trigger",
-] as const;
+/** Inputs whose change makes this a run of another map: the run is replaced. */
+const REPLACE_ON_CHANGE = {
+  financeOperationsUrl: sameEnvironment,
+  dataverseUrl: sameEnvironment,
+  // Gateway map names are case-sensitive (`provider/scenario/catalog.ts`).
+  mapName: exactly,
+} as const satisfies Partial<Record<keyof InitialSyncRunInputs, Comparator>>;
+/** The replace-on-change inputs, by name. */
+const IDENTITY = Object.keys(REPLACE_ON_CHANGE) as (keyof typeof REPLACE_ON_CHANGE)[];
 /**
- * Inputs computed by the connection: unknown in a preview in which the connection is updated.
- * They identify nothing the URLs do not, so an unknown value stands for the previous one.
+ * Inputs whose change runs the sync again, as an update: the update knows the run recorded, so a
+ * job it started and lost (an interrupted `up`) is adopted rather than run twice.
  */
-const DERIVED = ["environmentId", "linkedLegalEntities"] as const;
+const RERUN_ON_CHANGE = ["master", "legalEntities", "trigger"] as const;
+/**
+ * Inputs computed by the connection and the binding: unknown in a preview in which those are
+ * updated. They identify nothing the URLs do not, so an unknown value stands for the previous one.
+ */
+const DERIVED = ["environmentId", "linkedLegalEntities", "bindingSyncRequestId"] as const;
 
-/** The key of counts of tables that are not per company. */
-const ALL_COMPANIES = "(all companies)";
+/** How the run's pre-flight names its inputs. */
+const WORDING: PreflightWording = {
+  legalEntitiesProperty: "legalEntities",
+  volumeProperty: "mapName",
+  howToSkip: 'remove this InitialSyncRun (in DualWriteScenario: initialSync: "skip")',
+};
 
-interface Desired {
-  readonly cid: string;
-  readonly financeOperationsUrl: string;
-  readonly dataverseUrl: string;
-  readonly mapName: string;
-  readonly master: Master;
-  /** The run's legal entities: declared, else the link's (when known). */
-  readonly legalEntities: readonly string[] | undefined;
-  /** Whether `legalEntities` were declared on the run (rather than the link's). */
-  readonly declaredLegalEntities: boolean;
-}
+/** The run's declaration; `reported` is what `legalEntities` declares. */
+type Desired = SyncSpec & { readonly wait: boolean };
 
 function desired(inputs: InitialSyncRunInputs): Desired {
-  const les = inputs.legalEntities ?? inputs.linkedLegalEntities;
+  const upper = (codes: readonly string[] | undefined) => codes?.map((c) => c.toUpperCase());
   return {
     cid: inputs.environmentId,
     financeOperationsUrl: normalizeUrl(inputs.financeOperationsUrl),
     dataverseUrl: normalizeUrl(inputs.dataverseUrl),
     mapName: inputs.mapName,
     master: inputs.master,
-    legalEntities: les?.map((code) => code.toUpperCase()),
-    declaredLegalEntities: inputs.legalEntities !== undefined,
+    reported: upper(inputs.legalEntities),
+    linked: upper(inputs.linkedLegalEntities),
+    wait: inputs.waitForCompletion ?? true,
   };
 }
 
-function validInputs(inputs: InitialSyncRunInputs): Desired {
-  const { list, unknown } = collectPropertyFailures(
-    RESOURCE,
-    initialSyncRunSchemas,
-    inputs as unknown as Record<string, unknown>,
+/** The resource this one belongs to, with the lifecycle inputs it gives (`common/spec.ts`). */
+const REFERENCES = {
+  entityMap: {
+    target: "EntityMapBinding",
+    inputs: ["environmentId", "financeOperationsUrl", "dataverseUrl", "mapName"],
+  },
+} as const;
+
+/** A missing `entityMap` named (a JavaScript or YAML program), then each property's schema. */
+function pureCheck(news: Readonly<Record<string, unknown>>): {
+  list: FailureList;
+  unknown: ReadonlySet<string>;
+} {
+  const refs = missingReferences(RESOURCE, REFERENCES, news);
+  const schemas = Object.fromEntries(
+    Object.entries(initialSyncRunSchemas).filter(([k]) => !refs.derived.has(k)),
   );
+  const { list, unknown } = collectPropertyFailures(RESOURCE, schemas, news);
+  list.addAll(refs.failures);
+  return { list, unknown };
+}
+
+function validInputs(inputs: InitialSyncRunInputs): Desired {
+  const { list, unknown } = pureCheck(inputs as unknown as Record<string, unknown>);
   throwUnlessValid(RESOURCE, list, unknown, "before the initial sync starts");
   return desired(inputs);
 }
 
-/** Where the run's legal entities come from. */
-type LegalEntityBasis = "declared" | "link" | "environment";
-
 /**
- * The legal entities of the run: declared; else the link's (from the connection, or, in a
- * preview, as the gateway shows them); else, before the link exists, every legal entity of F&O —
- * the most a link can cover, so the volume rules are not skipped in a first preview.
+ * Runs the job as the tool does — a job already there is adopted (`adoptInitialSync`); otherwise a
+ * Running map is stopped first (the gateway starts an initial sync only from Stopped,
+ * DWMapEngine.cs:1212-1216), then {@link startInitialSync} — and returns what it did. The
+ * pre-flight's `failures` hold back a new start, not the adoption of a job already under way.
  */
-async function runLegalEntities(
-  d: Desired,
-  c: Clients,
-): Promise<{ codes: string[]; basis: LegalEntityBasis }> {
-  if (d.legalEntities)
-    return { codes: [...d.legalEntities], basis: d.declaredLegalEntities ? "declared" : "link" };
-  const env = await c.gateway.findEnvironment(d.financeOperationsUrl);
-  if (env?.linked) {
-    const set = await c.gateway.getConnectionSet(env.cname);
-    if (set) return { codes: set.legalEntities.map((code) => code.toUpperCase()), basis: "link" };
-  }
-  return {
-    codes: (await c.fno.legalEntities()).map((e) => e.code.toUpperCase()),
-    basis: "environment",
-  };
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
-/**
- * Counts the map's rows in both environments per legal entity and applies the data-volume rules.
- * Returns the counts; adds a failure per broken rule.
- */
-async function preflight(
-  d: Desired,
-  c: Clients,
-  failures: FailureList,
-  ctx: HandlerContext,
-): Promise<MeasuredCounts> {
-  const counts: MeasuredCounts = { financeOperations: {}, dataverse: {} };
-  const { codes: les, basis } = await runLegalEntities(d, c);
-  // Before the link exists the run's legal entities are not known yet: every legal entity of F&O
-  // is counted (the most the link can hold), but the 40 rule waits for the real list.
-  if (basis !== "environment" && les.length > MAX_LEGAL_ENTITIES_PER_RUN) {
-    failures.add(
-      "legalEntities",
-      `The initial sync of ${d.mapName} would cover ${les.length} legal entities (${basis === "declared" ? "declared" : "all of the link's"}); dual-write syncs at most ${MAX_LEGAL_ENTITIES_PER_RUN} per run. Declare legalEntities, split into InitialSyncRun resources of at most ${MAX_LEGAL_ENTITIES_PER_RUN} each.`,
-    );
-    return counts;
-  }
-  // Where the rows live: known for the maps that move business data; for other catalog maps
-  // the Dataverse side follows from the catalog, and the F&O entity set is not guessed.
-  const known = mapDataLocation(d.mapName);
-  const entry = findCatalogMap(d.mapName);
-  const dataverseSet = known?.dataverseEntitySet ?? entry?.dataverseEntitySet;
-  const companyColumn = known
-    ? known.dataverseCompanyColumn
-    : entry?.companySpecific
-      ? companyColumnOf(entry.dataverseEntitySet)
-      : undefined;
-  if (!dataverseSet) {
-    ctx.log(
-      `InitialSyncRun ${d.mapName}: the provider does not know where this map's rows live, so the data-volume rules were not checked against counts`,
-    );
-    return counts;
-  }
-
-  if (known) {
-    // The whole entity per legal entity, not narrowed by the map's source filter (e.g. customers
-    // that are organizations): an upper bound of what the export reads, which is what the limit
-    // protects.
-    if (known.financeOperationsPerCompany) {
-      for (const le of les) {
-        counts.financeOperations[le] = await c.fno.count(known.financeOperationsEntitySet, {
-          crossCompany: true,
-          dataAreaId: le,
-        });
-      }
-    } else {
-      counts.financeOperations[ALL_COMPANIES] = await c.fno.count(
-        known.financeOperationsEntitySet,
-        {
-          crossCompany: true,
-        },
-      );
-    }
-  } else {
-    ctx.log(
-      `InitialSyncRun ${d.mapName}: the F&O entity set of this map is not known to the provider; only Dataverse rows were counted`,
-    );
-  }
-
-  const extra = known?.dataverseFilter;
-  const where = (f: string): string => (extra ? `${f} and (${extra})` : f);
-  let unstamped = 0;
-  if (companyColumn) {
-    const column = `_${companyColumn}_value`;
-    const ids = await companyIds(c, les);
-    // Rows without a company are counted for every legal entity: a CompanyBootstrap may stamp
-    // them with any of them before the sync runs, so they bound what the sync may meet.
-    unstamped = await c.dataverse.count(dataverseSet, where(`${column} eq null`));
-    for (const le of les) {
-      const id = ids.get(le);
-      const stamped = id ? await c.dataverse.count(dataverseSet, where(`${column} eq ${id}`)) : 0;
-      counts.dataverse[le] = stamped + unstamped;
-    }
-  } else {
-    counts.dataverse[ALL_COMPANIES] = await c.dataverse.count(dataverseSet, extra);
-  }
-
-  const advice =
-    'Load each side separately instead (data management packages in F&O, import in Dataverse), then run the map with initial sync skipped: remove this InitialSyncRun (in DualWriteScenario: initialSync: "skip").';
-  const unstampedNote =
-    unstamped > 0 ? ` (including ${fmt(unstamped)} rows without a company)` : "";
-  const overFo = Object.entries(counts.financeOperations).filter(
-    ([, n]) => n > MAX_ROWS_PER_LEGAL_ENTITY,
-  );
-  const overDv = Object.entries(counts.dataverse).filter(([, n]) => n > MAX_ROWS_PER_LEGAL_ENTITY);
-  const overLeg = Object.entries(counts.dataverse).filter(
-    ([, n]) => n > MAX_DATAVERSE_TO_FO_ROWS && n <= MAX_ROWS_PER_LEGAL_ENTITY,
-  );
-  const problems: string[] = [];
-  if (overFo.length > 0) {
-    problems.push(
-      `F&O has ${overFo.map(([le, n]) => `${fmt(n)} ${known?.financeOperationsEntitySet ?? ""} rows in ${le}`).join(", ")}, above the ${fmt(MAX_ROWS_PER_LEGAL_ENTITY)} rows per legal entity an initial sync takes`,
-    );
-  }
-  if (overDv.length > 0) {
-    problems.push(
-      `Dataverse has ${overDv.map(([le, n]) => `${fmt(n)} ${dataverseSet} for ${le}`).join(", ")}${unstampedNote}, above the ${fmt(MAX_ROWS_PER_LEGAL_ENTITY)} rows per legal entity an initial sync takes`,
-    );
-  }
-  if (overLeg.length > 0) {
-    problems.push(
-      `Dataverse has ${overLeg.map(([le, n]) => `${fmt(n)} ${dataverseSet} for ${le}`).join(", ")}${unstampedNote}; initial sync copies them to F&O too, and that leg must finish within 24 hours and is not advised above ${fmt(MAX_DATAVERSE_TO_FO_ROWS)} rows (the provider treats every table as single-threaded, as it cannot tell)`,
-    );
-  }
-  const dataverseRows = Object.values(counts.dataverse).reduce((a, b) => a + b, 0);
-  if (dataverseRows > 0) {
-    const lookups = await lookupCount(d, c);
-    if (lookups !== undefined && lookups >= MAX_LOOKUPS_FROM_DATAVERSE) {
-      problems.push(
-        `the map has ${lookups} lookups, and maps with ${MAX_LOOKUPS_FROM_DATAVERSE} or more cannot initial-sync from Dataverse, which holds ${fmt(dataverseRows)} of its rows`,
-      );
-    }
-  }
-  if (problems.length > 0)
-    failures.add(
-      "mapName",
-      `Initial sync of ${d.mapName} refused: ${problems.join("; ")}.${basis === "environment" ? " (The link is not made yet, so every legal entity of F&O was counted; declare legalEntities on the run to count only those.)" : ""} ${advice}`,
-    );
-  return counts;
-}
-
-/** How many lookup columns the map's field mapping has (dotted Dataverse paths), when the map exists. */
-async function lookupCount(d: Desired, c: Clients): Promise<number | undefined> {
-  const env = await c.gateway.findEnvironment(d.financeOperationsUrl);
-  if (!env?.linked) return undefined;
-  const map = (await c.gateway.listMaps(env.cid)).find((m) => m.tName === d.mapName);
-  if (!map?.pid) return undefined;
-  const legs = await c.gateway.fieldMappings(map.pid);
-  const lookups = new Set<string>();
-  for (const leg of legs) {
-    for (const f of leg.fieldMappings) {
-      for (const field of [f.sourceField, f.destinationField])
-        if (field.includes(".")) lookups.add(field.split(".")[0] ?? field);
-    }
-  }
-  return lookups.size;
-}
-
-function toResult(r: LegalEntitySyncResult): LegalEntityRunResult {
-  return {
-    legalEntity: r.legalEntity,
-    status: r.status,
-    upserted: r.upserted,
-    errors: r.errors,
-    total: r.total,
-    firstErrors: r.firstErrors.map((e) =>
-      [e.recordId && `record ${e.recordId}`, e.field && `field ${e.field}`, e.message]
-        .filter(Boolean)
-        .join(": "),
-    ),
-  };
-}
-
-function describeResults(results: readonly LegalEntityRunResult[]): string {
-  return results
-    .map(
-      (r) =>
-        `${r.legalEntity} ${r.status}: ${fmt(r.upserted)} upserted, ${fmt(r.errors)} errors${r.firstErrors.length > 0 ? ` (first: ${r.firstErrors.join(" | ")})` : ""}`,
-    )
-    .join("; ");
-}
-
-/** A flag that ends the progress loop, waking it from its wait at once. */
-class ProgressStop {
-  done = false;
-  private wake: () => void = () => undefined;
-
-  /** Waits `ms`, or less when `stop()` is called meanwhile. */
-  wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  stop(): void {
-    this.done = true;
-    this.wake();
-  }
-}
-
-/** Prints per-legal-entity progress every `progressIntervalMs` until stopped. */
-async function reportProgress(
-  c: Clients,
-  ctx: HandlerContext,
-  mapName: string,
-  pid: string,
-  les: readonly string[],
-  running: ProgressStop,
-): Promise<void> {
-  let last = "";
-  while (!running.done) {
-    await running.wait(ctx.options.progressIntervalMs);
-    if (running.done) break;
-    try {
-      const results = (await c.gateway.initialSyncResults(pid)).filter(
-        (r) => les.length === 0 || les.includes(r.legalEntity.toUpperCase()),
-      );
-      const line = results
-        .map(
-          (r) =>
-            `${r.legalEntity} ${r.status} ${fmt(r.upserted)}/${fmt(r.total)} rows${r.errors > 0 ? `, ${fmt(r.errors)} errors` : ""}`,
-        )
-        .join("; ");
-      if (line && line !== last) ctx.log(`Initial sync of ${mapName}: ${line}`);
-      last = line;
-    } catch {
-      // Progress is best effort; the wait itself reports failures.
-    }
-  }
-}
-
-/** Starts the job, waits for it with progress, and returns the per-legal-entity results. */
 async function runInitialSync(
   d: Desired,
-  les: readonly string[] | undefined,
   c: Clients,
   ctx: HandlerContext,
-): Promise<{ requestId: string; results: LegalEntityRunResult[] }> {
-  const map: GatewayMap | undefined = (await c.gateway.listMaps(d.cid, { fresh: true })).find(
-    (m) => m.tName === d.mapName,
-  );
-  if (!map)
+  recorded: RecordedRun | undefined,
+  failures: FailureList,
+): Promise<SyncOutcome> {
+  const found = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), d.mapName);
+  if (!found)
     throw new DualWriteError(
       `Map ${d.mapName} is not on the link; create its EntityMapBinding first.`,
       "MapNotFound",
     );
-  if (map.state !== MapState.Running && map.state !== MapState.Stopped) {
-    throw new DualWriteError(
-      `Map ${d.mapName} is ${stateName(map.state)}; an initial sync starts only from Running or Stopped. ${map.state === MapState.Paused ? "Resume it first." : "Wait until it settles, then run pulumi up again."}`,
-      "MapNotReady",
-    );
-  }
-  return withMapLock(d.cid, map.tid, async () => {
-    ctx.log(
-      `Starting initial sync of ${d.mapName} for ${les?.join(", ") ?? "the link's legal entities"} (master: ${d.master})`,
-    );
-    const requestId = await c.gateway.startAction(MapAction.InitialSync, [
-      { tid: map.tid, cid: d.cid, master: d.master, ...(les && { legalEntities: les }) },
-    ]);
-    const running = new ProgressStop();
-    const progress = map.pid
-      ? reportProgress(c, ctx, d.mapName, map.pid, les ?? [], running)
-      : Promise.resolve();
-    let failure: unknown;
-    try {
-      await c.gateway.waitForRequest(requestId, {
-        timeoutMs: ctx.options.initialSyncTimeoutMs,
-        onProgress: (status) => {
-          const state = status.maps.find((m) => m.tid === map.tid)?.state;
-          if (state !== undefined)
-            ctx.log(`Initial sync of ${d.mapName}: map is ${stateName(state)}`);
-        },
-      });
-    } catch (error) {
-      failure = error;
-    } finally {
-      running.stop();
-      await progress;
-    }
-    const after = (await c.gateway.listMaps(d.cid, { fresh: true })).find((m) => m.tid === map.tid);
-    const pid = after?.pid || map.pid;
-    const all = pid ? await c.gateway.initialSyncResults(pid) : [];
-    const ours = all.filter(
-      (r) =>
-        (r.requestId === undefined || r.requestId === requestId) &&
-        (!les || les.includes(r.legalEntity.toUpperCase())),
-    );
-    const results = ours.map(toResult);
-    const failed = results.filter((r) => r.status !== "Succeeded");
-    if (failure !== undefined || failed.length > 0) {
-      const reason =
-        failure instanceof Error
-          ? failure.message
-          : failure !== undefined
-            ? "the wait for it failed"
-            : "";
+  return withMapLock(d.cid, d.mapName, async () => {
+    let map = await reread(c, d.cid, found);
+    const adopted = await adoptInitialSync(d, c, ctx, map, { recorded, wait: d.wait });
+    if (adopted) return adopted;
+    if (!failures.empty) throw new InvalidInputError(RESOURCE, failures.toArray());
+    map = await reread(c, d.cid, map);
+    if (!STARTABLE.includes(map.state)) {
       throw new DualWriteError(
-        `Initial sync of ${d.mapName} failed${reason ? `: ${reason}` : ""}. ${results.length > 0 ? `Per legal entity: ${describeResults(results)}.` : ""} The map is ${after ? stateName(after.state) : "gone"}; fix the errors (for unresolved lookups: sync the prerequisite maps first), then run pulumi up again to re-run it.`,
-        "InitialSyncFailed",
-        { cause: failure },
+        `Map ${d.mapName} is ${stateName(map.state)}; an initial sync starts only from Running (stopped first) or Stopped. ${map.state === MapState.Paused ? "Resume it first." : "Wait until it settles, then run pulumi up again."}`,
+        "MapNotReady",
       );
     }
-    ctx.log(
-      `Initial sync of ${d.mapName} finished: ${describeResults(results) || "no legal entity reported"}`,
-    );
-    return { requestId, results };
+    if (map.state === MapState.Running) {
+      ctx.log(`Map ${d.mapName} is Running: it is stopped for its initial sync`);
+      map = await actOnMap(c, ctx, d.cid, map, MapAction.Stop);
+    }
+    return startInitialSync(d, c, ctx, map, d.wait);
   });
+}
+
+/** States an initial sync may start from (a Running map is stopped first). */
+const STARTABLE: readonly number[] = [
+  MapState.Running,
+  MapState.Stopped,
+  MapState.NotRunning,
+  MapState.None,
+];
+
+/** The outputs of a run: the inputs, and what the job did. */
+function recordOf(
+  inputs: InitialSyncRunInputs,
+  run: SyncOutcome,
+  measuredCounts: MeasuredCounts,
+): InitialSyncRunOutputs {
+  return {
+    ...inputs,
+    requestId: run.requestId,
+    status: run.status,
+    adopted: run.adopted,
+    results: run.results,
+    measuredCounts,
+    ...(run.finishedAt !== undefined && { finishedAt: run.finishedAt }),
+  };
+}
+
+/** Whether a declared change runs the sync again. */
+function rerunChanges(olds: Partial<InitialSyncRunInputs>, news: InitialSyncRunInputs): string[] {
+  return RERUN_ON_CHANGE.filter((k) => news[k] === UNKNOWN || !deepEqual(olds[k], news[k]));
+}
+
+/** The error of a run recorded as failed (by a `refresh`): it holds until `trigger` changes. */
+function recordedFailure(props: InitialSyncRunOutputs): DualWriteError {
+  return new DualWriteError(
+    `The initial sync of ${props.mapName} (request ${props.requestId}) failed${props.results.length > 0 ? `: ${describeResults(props.results)}` : ""}. It is not run again by itself: fix the errors, then change trigger to run it again.`,
+    "InitialSyncFailed",
+  );
 }
 
 /** InitialSyncRun's lifecycle. */
@@ -440,13 +228,13 @@ export const initialSyncRunLifecycle: Lifecycle<InitialSyncRunInputs, InitialSyn
   async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
     const olds = oldInputs as Readonly<Record<string, unknown>>;
     const news = newInputs as Readonly<Record<string, unknown>>;
-    const { list, unknown } = collectPropertyFailures(RESOURCE, initialSyncRunSchemas, news);
+    const { list, unknown } = pureCheck(news);
     if (!list.empty) return list.toArray();
     const inputs = news as unknown as InitialSyncRunInputs;
     const previous = olds as Partial<InitialSyncRunInputs>;
     if (
       previous.mapName !== undefined &&
-      REPLACE_ON_CHANGE.every((k) => deepEqual(previous[k], inputs[k]))
+      [...IDENTITY, ...RERUN_ON_CHANGE].every((k) => deepEqual(previous[k], inputs[k]))
     )
       return [];
     if (
@@ -459,74 +247,109 @@ export const initialSyncRunLifecycle: Lifecycle<InitialSyncRunInputs, InitialSyn
       ...inputs,
       ...(unknown.has("linkedLegalEntities") && { linkedLegalEntities: undefined }),
     });
-    await preflight(d, ctx.clients(d), list, ctx);
+    await preflight(d, ctx.clients(d), list, ctx, WORDING);
     return list.toArray();
   },
 
   diff(_id, olds, declared): Promise<DiffOutcome> {
     const news = settleDerived(olds, declared, DERIVED);
-    const replaces = REPLACE_ON_CHANGE.filter((k) => {
-      if (news[k] === UNKNOWN) return true;
-      if (k === "financeOperationsUrl" || k === "dataverseUrl")
-        return !sameUrl(String(olds[k]), String(news[k]));
-      return !deepEqual(olds[k], news[k]);
-    });
-    // The link's legal entities matter only to a run that has not happened: a recorded run
-    // stays as it was when the link changes later, so that alone is no change.
-    return Promise.resolve({
-      changes: replaces.length > 0,
-      replaces: [...replaces],
-      reasons: replaces.map((k) => `${k} changes: the initial sync runs again`),
-    });
+    const replaces = replacedProperties(REPLACE_ON_CHANGE, olds, news);
+    if (replaces.length > 0)
+      return Promise.resolve({
+        changes: true,
+        replaces,
+        reasons: replaces.map((k) => `${k} changes: another map's initial sync replaces this run`),
+      });
+    const reasons = rerunChanges(olds, news).map(
+      (k) => `${k} changes: the initial sync runs again`,
+    );
+    if (reasons.length === 0 && olds.status === "Running")
+      reasons.push(
+        `the initial sync started earlier (request ${olds.requestId}) is not collected yet: this up ${news.waitForCompletion === false ? "looks at it" : "waits for it"} and records its result`,
+      );
+    if (reasons.length === 0 && olds.status === "Failed")
+      reasons.push(
+        `the initial sync (request ${olds.requestId}) failed; change trigger to run it again`,
+      );
+    // The link's legal entities and the binding's record matter only to a run that has not
+    // happened: a recorded run stays as it was when they change later, so that alone is no change.
+    return Promise.resolve({ changes: reasons.length > 0, replaces: [], reasons });
   },
 
   async create(inputs, ctx) {
     const d = validInputs(inputs);
     const c = ctx.clients(d);
     const failures = new FailureList();
-    const measured = await preflight(d, c, failures, ctx);
-    if (!failures.empty) throw new InvalidInputError(RESOURCE, failures.toArray());
-    const { requestId, results } = await runInitialSync(d, d.legalEntities, c, ctx);
+    const measured = await preflight(d, c, failures, ctx, WORDING);
+    // A new run is compared with the sync its map's binding recorded: a later job is one that an
+    // interrupted `up` of this run started.
+    const recorded: RecordedRun | undefined = inputs.bindingSyncRequestId
+      ? { requestId: inputs.bindingSyncRequestId, status: "Succeeded" }
+      : undefined;
+    const run = await runInitialSync(d, c, ctx, recorded, failures);
+    // The id stays the first run's request id; `requestId` follows later runs.
+    return { id: run.requestId, outs: recordOf(inputs, run, measured) };
+  },
+
+  async read(id, props, ctx): Promise<ReadOutcome<InitialSyncRunOutputs>> {
+    // A run is history: it stays as recorded. (The gateway keeps only the latest run's results
+    // per project, grouped by an id of its own, so a later run would overwrite them.) A run not
+    // waited for is looked at once, and recorded as it stands.
+    if (props.status !== "Running") return { id, props };
+    const d = desired(props);
+    const c = ctx.clients(d);
+    const map = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), d.mapName);
+    const seen = await peekRecordedSync(d, c, props.requestId, map?.pid ?? "");
+    if (seen.status === "Running") return { id, props };
+    if (seen.error) ctx.log(`InitialSyncRun ${props.mapName}: ${seen.error}`);
     return {
-      id: requestId,
-      outs: {
-        ...inputs,
-        requestId,
-        status: "Succeeded",
-        results,
-        measuredCounts: measured,
+      id,
+      props: {
+        ...props,
+        status: seen.status,
+        results: seen.results,
         finishedAt: new Date().toISOString(),
       },
     };
   },
 
-  async read(id, props, ctx): Promise<ReadOutcome<InitialSyncRunOutputs>> {
-    // A run is history: it stays as recorded; only its results are refreshed while the map's
-    // project still reports them.
-    const d = desired(props);
-    const c = ctx.clients(d);
-    const map = (await c.gateway.listMaps(d.cid, { fresh: true }).catch(() => [])).find(
-      (m) => m.tName === d.mapName,
-    );
-    if (!map?.pid) return { id, props };
-    // Only this run's entries: later runs and legal entities it did not cover are not its history.
-    const ours = (await c.gateway.initialSyncResults(map.pid)).filter(
-      (r) => r.requestId === props.requestId,
-    );
-    return { id, props: ours.length > 0 ? { ...props, results: ours.map(toResult) } : props };
-  },
-
-  update(_id, olds, news) {
-    // Only inputs that do not replace changed (the link's default legal entities): the run stays.
-    return Promise.resolve({
+  async update(_id, olds, news, ctx) {
+    const d = validInputs(news);
+    if (rerunChanges(olds, news).length > 0) {
+      const c = ctx.clients(d);
+      const failures = new FailureList();
+      const measured = await preflight(d, c, failures, ctx, WORDING);
+      const run = await runInitialSync(
+        d,
+        c,
+        ctx,
+        { requestId: olds.requestId, status: "Succeeded" },
+        failures,
+      );
+      return recordOf(news, run, measured);
+    }
+    if (olds.status === "Failed") throw recordedFailure(olds);
+    if (olds.status === "Running") {
+      const run = await runInitialSync(
+        d,
+        ctx.clients(d),
+        ctx,
+        { requestId: olds.requestId, status: "Running" },
+        new FailureList(),
+      );
+      return recordOf(news, run, olds.measuredCounts);
+    }
+    // Only inputs that do not run it again changed (derived ones, waitForCompletion): the run stays.
+    return {
       ...olds,
       ...news,
       requestId: olds.requestId,
       status: olds.status,
+      adopted: olds.adopted,
       results: olds.results,
       measuredCounts: olds.measuredCounts,
-      finishedAt: olds.finishedAt,
-    });
+      ...(olds.finishedAt !== undefined && { finishedAt: olds.finishedAt }),
+    };
   },
 
   delete(_id, props, ctx) {

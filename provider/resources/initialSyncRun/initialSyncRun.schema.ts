@@ -3,6 +3,7 @@
  */
 import { z } from "zod";
 import {
+  bool,
   companyCode,
   httpsUrl,
   oneOf,
@@ -32,15 +33,27 @@ export interface InitialSyncRunInputs {
   readonly dataverseUrl: string;
   readonly mapName: string;
   readonly master: Master;
+  /** Whose results are reported (a run always covers every legal entity of the link). */
   readonly legalEntities?: string[];
-  /** The link's legal entities, used when `legalEntities` is not declared. */
+  /** The link's legal entities, as the connection declares them: what a run covers. */
   readonly linkedLegalEntities?: string[];
   readonly trigger?: string;
+  /**
+   * Wait until the job ends (the default), or return once it has started and let a later `up` or
+   * `refresh` collect its result.
+   */
+  readonly waitForCompletion?: boolean;
+  /**
+   * The request id of the initial sync the map's binding recorded (`lastInitialSync.requestId`):
+   * a new run adopts only a job newer than it. Derived from `entityMap`.
+   */
+  readonly bindingSyncRequestId?: string;
 }
 
 /** What one legal entity's initial sync did. */
 export interface LegalEntityRunResult {
   readonly legalEntity: string;
+  /** The gateway's `executionStatus` text, as reported (not interpreted). */
   readonly status: string;
   readonly upserted: number;
   readonly errors: number;
@@ -56,17 +69,26 @@ export interface MeasuredCounts {
 
 /** InitialSyncRun's outputs. */
 export interface InitialSyncRunOutputs extends InitialSyncRunInputs {
-  /** The gateway request id of the run. */
+  /** The gateway request id of the run (the last one, after a `trigger` change ran it again). */
   readonly requestId: string;
-  /** `Succeeded` (a failed run raises an error and is not recorded). */
-  readonly status: string;
+  /**
+   * `Succeeded`; `Running` when the job was not waited for (`waitForCompletion: false`) and not
+   * collected yet; `Failed` when a later `refresh` found it failed. A failed run that `up` waited
+   * for raises an error and is not recorded.
+   */
+  readonly status: RunStatus;
+  /** Whether the job was found at the gateway (started by an interrupted `up`) rather than started. */
+  readonly adopted: boolean;
   /** Per legal entity: rows upserted, errors, the first errors. */
   readonly results: LegalEntityRunResult[];
   /** What the pre-flight counted in both environments. */
   readonly measuredCounts: MeasuredCounts;
-  /** When the run ended (ISO 8601). */
-  readonly finishedAt: string;
+  /** When the run was seen ended (ISO 8601); absent while it runs. */
+  readonly finishedAt?: string;
 }
+
+/** Where a recorded run stands. */
+export type RunStatus = "Running" | "Succeeded" | "Failed";
 
 /** One zod schema per input property. */
 export const initialSyncRunSchemas = {
@@ -84,11 +106,12 @@ export const initialSyncRunSchemas = {
   master: oneOf(MASTERS),
   legalEntities: uniqueList(companyCode, "legal entities")
     .refine((l) => l.length > 0, {
-      error: "is empty; list the legal entities to sync, or leave it out for the link's",
+      error:
+        "is empty; list the legal entities whose results to report, or leave it out for all of the link's",
     })
     .refine((l) => l.length <= MAX_LEGAL_ENTITIES_PER_RUN, {
       error: (i) =>
-        `lists ${(i.input as unknown[]).length} legal entities; an initial sync takes at most ${MAX_LEGAL_ENTITIES_PER_RUN}. Split them into several InitialSyncRun resources of at most ${MAX_LEGAL_ENTITIES_PER_RUN} each`,
+        `lists ${(i.input as unknown[]).length} legal entities; an initial sync takes at most ${MAX_LEGAL_ENTITIES_PER_RUN}, and it covers every legal entity of the link: link at most ${MAX_LEGAL_ENTITIES_PER_RUN}`,
     })
     .optional(),
   linkedLegalEntities: z
@@ -99,4 +122,6 @@ export const initialSyncRunSchemas = {
   trigger: text("any text; change it to run again", "2026-11-24")
     .max(200, { error: "is longer than 200 characters; a date or a short label is enough" })
     .optional(),
+  waitForCompletion: bool.optional(),
+  bindingSyncRequestId: z.string({ error: "must be a request id" }).optional(),
 } satisfies PropertySchemas & Record<keyof InitialSyncRunInputs, z.ZodType>;

@@ -149,3 +149,39 @@ export function runBenchmark(name: string, main: () => Promise<void>): void {
     },
   );
 }
+
+/** Wall times of repeated runs of one measure: the fastest and the median, in milliseconds. */
+export interface Spread {
+  readonly min: number;
+  readonly median: number;
+}
+
+/** The fastest and the median of `samples`. */
+export function spreadOf(samples: readonly number[]): Spread {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median =
+    sorted.length % 2 === 1
+      ? (sorted[mid] ?? 0)
+      : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return { min: sorted[0] ?? 0, median };
+}
+
+/**
+ * Runs `baseline` and `candidate` `times` times each, alternating (baseline, candidate,
+ * baseline, …), and returns the spread of each. Alternating spreads a slow moment of the machine
+ * (another process, a garbage collection) over both sides instead of one.
+ */
+export async function alternating(
+  times: number,
+  baseline: (iteration: number) => Promise<unknown>,
+  candidate: (iteration: number) => Promise<unknown>,
+): Promise<{ baseline: Spread; candidate: Spread }> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < times; i++) {
+    a.push((await timed(() => baseline(i))).ms);
+    b.push((await timed(() => candidate(i))).ms);
+  }
+  return { baseline: spreadOf(a), candidate: spreadOf(b) };
+}
