@@ -6,6 +6,7 @@
  * Exit codes, the same for every command: 0 success, 1 the command ran and found a failure,
  * 2 bad arguments (a `UsageError`).
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /** Where a command reads its environment and writes its output; tests pass their own. */
 export interface CommandIo {
@@ -42,6 +43,23 @@ export const ExitCode = {
   /** Bad arguments. */
   Usage: 2,
 } as const;
+
+/**
+ * `node:util` `parseArgs` for a command's flags (strict, no positionals), its own errors turned
+ * into a `UsageError` so that every command answers bad flags the same way (exit code 2).
+ */
+export function parseFlags<T extends ParseArgsConfig["options"]>(
+  argv: readonly string[],
+  options: T,
+): ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>
+>["values"] {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
 
 /** Bad command-line input: the message says what is wrong; the usage text follows it. */
 export class UsageError extends Error {

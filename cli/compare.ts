@@ -10,8 +10,7 @@
  * Exit codes: 0 no differences, 1 differences, 2 bad arguments or a side could not be read.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { ExitCode, UsageError, type Command } from "./command";
+import { ExitCode, parseFlags, UsageError, type Command } from "./command";
 import { parseConfigText, readConfigFile, type ConfigFile } from "./configFile";
 import { compareSnapshots, renderCompare } from "./compareReport";
 import { errorText } from "./doctorFailures";
@@ -115,23 +114,13 @@ function parseCompareArgs(
       [`${s}-config`]: { type: "string" },
       [`${s}-name`]: { type: "string" },
     }) as const;
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...sideOptions("left"),
-        ...sideOptions("right"),
-        json: { type: "boolean" },
-        timeout: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values: Record<string, string | boolean | undefined> = parseFlags(argv, {
+    ...sideOptions("left"),
+    ...sideOptions("right"),
+    json: { type: "boolean" },
+    timeout: { type: "string" },
+    help: { type: "boolean" },
+  });
   if (values.help === true) return "help";
   const text = (key: string): string | undefined => {
     const v = values[key];

@@ -7,7 +7,6 @@
  * do. It is read-only: GET requests only, apart from token requests to Entra ID. No secret and no
  * token is ever printed. Exit code 0 when no step FAILs, 1 otherwise, 2 for bad arguments.
  */
-import { parseArgs } from "node:util";
 import { createClients, type Clients } from "../provider/clients";
 import {
   describeGatewayCredential,
@@ -16,10 +15,10 @@ import {
   type ProviderConfig,
 } from "../provider/config";
 import { ConfigError } from "../provider/errors";
-import { ExitCode, UsageError, type Command } from "./command";
+import { ExitCode, parseFlags, UsageError, type Command } from "./command";
 import { readConfigFile, type ConfigFile } from "./configFile";
 import { errorText } from "./doctorFailures";
-import { plainValue } from "./session";
+import { plainValue, timeoutArgument, urlArgument } from "./session";
 import {
   OrderedPrinter,
   renderStep,
@@ -127,59 +126,31 @@ interface DoctorArgs {
 
 /** @throws UsageError naming the bad or missing argument */
 function parseDoctorArgs(argv: readonly string[]): DoctorArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "finance-operations-url": { type: "string" },
-        "dataverse-url": { type: "string" },
-        config: { type: "string" },
-        json: { type: "boolean" },
-        timeout: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseFlags(argv, {
+    "finance-operations-url": { type: "string" },
+    "dataverse-url": { type: "string" },
+    config: { type: "string" },
+    json: { type: "boolean" },
+    timeout: { type: "string" },
+    help: { type: "boolean" },
+  });
   const help = values.help === true;
   const fno = values["finance-operations-url"];
   if (fno === undefined && !help)
     throw new UsageError(
       "--finance-operations-url is required: the F&O environment to check, e.g. https://contoso.operations.dynamics.com",
     );
-  const timeout = values.timeout === undefined ? 30 : Number(values.timeout);
-  if (!(timeout > 0 && timeout <= 600))
-    throw new UsageError(`--timeout: expected seconds from 1 to 600, got '${values.timeout}'.`);
   return {
     help,
-    financeOperationsUrl: fno === undefined ? "" : environmentUrl("--finance-operations-url", fno),
+    financeOperationsUrl: fno === undefined ? "" : urlArgument("--finance-operations-url", fno),
     dataverseUrl:
       values["dataverse-url"] === undefined
         ? undefined
-        : environmentUrl("--dataverse-url", values["dataverse-url"]),
+        : urlArgument("--dataverse-url", values["dataverse-url"]),
     config: values.config,
     json: values.json === true,
-    timeoutMs: Math.round(timeout * 1000),
+    timeoutMs: timeoutArgument(values.timeout),
   };
-}
-
-/** An environment URL: absolute https, no credentials, query or fragment; no trailing slash. */
-function environmentUrl(flag: string, text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${flag}: expected an absolute https:// URL, got '${text}'.`);
-  }
-  if (url.protocol !== "https:")
-    throw new UsageError(`${flag}: expected an https:// URL, got '${text}'.`);
-  if (url.username || url.password || url.search || url.hash)
-    throw new UsageError(`${flag}: expected a plain URL without credentials, query or fragment.`);
-  return url.toString().replace(/\/+$/, "");
 }
 
 /**

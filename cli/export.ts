@@ -10,8 +10,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { ExitCode, UsageError, type Command } from "./command";
+import { ExitCode, parseFlags, UsageError, type Command } from "./command";
 import { readConfigFile } from "./configFile";
 import { errorText } from "./doctorFailures";
 import { exportFileNames, exportFiles, type ExportFiles } from "./exportProgram";
@@ -149,30 +148,20 @@ export const exportCommand: Command = {
 
 /** @throws UsageError naming the bad or missing argument */
 function parseExportArgs(argv: readonly string[]): ExportArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "finance-operations-url": { type: "string" },
-        "dataverse-url": { type: "string" },
-        out: { type: "string" },
-        project: { type: "string" },
-        stack: { type: "string" },
-        name: { type: "string" },
-        "all-maps": { type: "boolean" },
-        "plugin-path": { type: "string" },
-        force: { type: "boolean" },
-        config: { type: "string" },
-        timeout: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseFlags(argv, {
+    "finance-operations-url": { type: "string" },
+    "dataverse-url": { type: "string" },
+    out: { type: "string" },
+    project: { type: "string" },
+    stack: { type: "string" },
+    name: { type: "string" },
+    "all-maps": { type: "boolean" },
+    "plugin-path": { type: "string" },
+    force: { type: "boolean" },
+    config: { type: "string" },
+    timeout: { type: "string" },
+    help: { type: "boolean" },
+  });
   const help = values.help === true;
   const fo = values["finance-operations-url"];
   if (fo === undefined && !help)
