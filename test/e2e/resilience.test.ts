@@ -299,10 +299,11 @@ describe("e2e: faults and a killed pulumi up lose nothing (real Pulumi CLI)", fu
         failure ? Math.min(1, hits("dropAfterCommit")) : 1,
       );
 
+      // Faults off before the test's own reads: a seeded 5xx must not land on them.
+      await emulator.control.clearFaults();
       const afterFaults = await mapRequests(emulator, pair);
       expect(repeatedActions(afterFaults), "map actions requested twice").to.deep.equal([]);
 
-      await emulator.control.clearFaults();
       const result = await stack.up();
       expect(result.summary.result).to.equal("succeeded");
       const { steps } = await previewSteps(stack, output, { expectNoChanges: true });
