@@ -7,28 +7,15 @@
  * every run the emulator's request log shows that only GET requests reached the services (token
  * requests to Entra ID aside), and the output holds no secret and no token.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { RequestLogEntry } from "../../emulator/index";
 import { main } from "../../cli/main";
 import { parseConfigText } from "../../cli/configFile";
 import { Action, Maps, Pair } from "../emulator/dualWriteHarness";
 import { startTestEmulator, type TestEmulator } from "../support/emulator";
-
-const repoRoot = join(__dirname, "..", "..", "..");
-const bin = join(repoRoot, "bin", "pulumi-dualwrite.js");
-
-/** What one run of the command gave. */
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** The emulator's log of the requests made during the run. */
-  readonly requests: RequestLogEntry[];
-}
+import { emulatorEnv, runCli, type CliRun } from "./runCli";
 
 /** The `--json` report, as far as the tests read it. */
 interface JsonStep {
@@ -51,12 +38,9 @@ describe("pulumi-dualwrite doctor", function () {
   let emu: TestEmulator;
   let linked: Pair;
   let unlinked: Pair;
-  /** Every secret the runs may hold; none may appear in any output. */
-  const secrets: string[] = [];
 
   before(async () => {
     emu = await startTestEmulator({ settings: { transitionMs: 5, jobRowsPerSecond: 100_000 } });
-    secrets.push(emu.credentials.clientSecret, emu.dualWriteAdmin.password);
     linked = await Pair.seed(emu, "existing-existing", 5);
     unlinked = await Pair.seed(emu, "new-new", 2);
     await linked.link(["USMF", "USRT"]);
@@ -70,74 +54,30 @@ describe("pulumi-dualwrite doctor", function () {
 
   /** The app's settings, the gateway's URL and the CA, as environment variables. */
   function appEnv(): Record<string, string> {
-    return {
-      AZURE_TENANT_ID: emu.credentials.tenantId,
-      AZURE_CLIENT_ID: emu.credentials.clientId,
-      AZURE_CLIENT_SECRET: emu.credentials.clientSecret,
-      AZURE_AUTHORITY_HOST: emu.url,
-      DUALWRITE_GATEWAY_URL: emu.gatewayUrl,
-      DUALWRITE_CA_CERTIFICATE_PATH: emu.caCertPath,
-    };
+    const env = adminEnv();
+    delete env.DUALWRITE_GATEWAY_USERNAME;
+    delete env.DUALWRITE_GATEWAY_PASSWORD;
+    return env;
   }
 
   /** `appEnv` plus the gateway's own sign-in as the seeded dual-write administrator. */
   function adminEnv(): Record<string, string> {
-    return {
-      ...appEnv(),
-      DUALWRITE_GATEWAY_USERNAME: emu.dualWriteAdmin.username,
-      DUALWRITE_GATEWAY_PASSWORD: emu.dualWriteAdmin.password,
-    };
+    return emulatorEnv(emu);
   }
 
-  /** Runs `node bin/pulumi-dualwrite.js <args>` with only `env` (and PATH) set. */
-  async function cli(args: string[], env: Record<string, string>): Promise<Run> {
-    const mark = await emu.control.lastRequestSeq();
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((done) => child.on("close", done));
-    const run = { code, stdout, stderr, requests: await emu.control.requests(mark) };
-    expectReadOnly(run.requests);
-    expectNoSecrets(`${stdout}\n${stderr}`, env);
-    return run;
+  /** Runs `node bin/pulumi-dualwrite.js <args>` with only `env` (and PATH) set (see runCli). */
+  function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
+    return runCli(emu, args, env);
   }
 
   /** Runs `doctor --json …` and parses the report. */
   async function doctorJson(
     args: string[],
     env: Record<string, string>,
-  ): Promise<Run & { report: JsonReport }> {
+  ): Promise<CliRun & { report: JsonReport }> {
     const run = await cli(["doctor", "--json", ...args], env);
     expect(run.stderr, "nothing on stderr").to.equal("");
     return { ...run, report: JSON.parse(run.stdout) as JsonReport };
-  }
-
-  /** Only GETs reached the services; Entra ID got token requests (POST) and nothing else. */
-  function expectReadOnly(requests: readonly RequestLogEntry[]): void {
-    for (const r of requests) {
-      const what = `${r.surface} ${r.method} ${r.path}`;
-      if (r.surface === "identity")
-        expect(r.method === "GET" || /\/oauth2\/v2\.0\/token$/.test(r.path), what).to.equal(true);
-      else expect(r.method, what).to.equal("GET");
-    }
-  }
-
-  /** No secret of the run, of the emulator, and no JWT in the output. */
-  function expectNoSecrets(output: string, env: Record<string, string>): void {
-    const values = [
-      ...secrets,
-      env.DUALWRITE_GATEWAY_PASSWORD,
-      env.DUALWRITE_GATEWAY_REFRESH_TOKEN,
-      env.AZURE_CLIENT_SECRET,
-    ].filter((v): v is string => v !== undefined && v !== "");
-    for (const v of values) expect(output.includes(v), "a secret in the output").to.equal(false);
-    expect(output).not.to.match(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./, "a JWT in the output");
   }
 
   function step(report: JsonReport, name: string): JsonStep {

@@ -65,6 +65,7 @@ export async function runCli(
     emu.dualWriteAdmin.password,
     env.AZURE_CLIENT_SECRET,
     env.DUALWRITE_GATEWAY_PASSWORD,
+    env.DUALWRITE_GATEWAY_REFRESH_TOKEN,
   ]);
   return run;
 }

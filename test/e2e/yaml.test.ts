@@ -29,18 +29,28 @@ const MAPS = [
   "contacts - Customers V3",
 ];
 
-describe("e2e: a YAML program with the plain Pulumi CLI and the provider plugin", function () {
-  this.timeout(600_000);
+/** A YAML example's project and its emulated pair, as the hooks of one `describe` make them. */
+interface YamlProject {
+  readonly emulator: TestEmulator;
+  readonly pair: EnvironmentInfo;
+  readonly project: CliProject;
+}
+
+/**
+ * Registers the hooks that start an emulator, seed a new-new pair named `pairName`, and copy
+ * `examples/<example>` into a stack configured for that pair; returns getters valid inside tests.
+ */
+function yamlProject(example: string, pairName: string): YamlProject {
   const buffer = new OutputBuffer();
-  let emulator: TestEmulator;
-  let pair: EnvironmentInfo;
-  let project: CliProject;
+  let emulator: TestEmulator | undefined;
+  let pair: EnvironmentInfo | undefined;
+  let project: CliProject | undefined;
 
   before(async function () {
     emulator = await startScenarioEmulator();
-    pair = await seedPair(emulator, "new-new", "yaml");
+    pair = await seedPair(emulator, "new-new", pairName);
     project = await CliProject.create({
-      sourceDir: path.join(findRepoRoot(), "examples", "yaml"),
+      sourceDir: path.join(findRepoRoot(), "examples", example),
       stack: "dev",
       env: emulatorProcessEnv(emulator),
       output: buffer.sink,
@@ -61,22 +71,45 @@ describe("e2e: a YAML program with the plain Pulumi CLI and the provider plugin"
     await emulator?.close();
   });
 
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not set up (the before hook failed)`);
+    return value;
+  };
+  return {
+    get emulator() {
+      return ready(emulator, "the emulator");
+    },
+    get pair() {
+      return ready(pair, "the pair");
+    },
+    get project() {
+      return ready(project, "the project");
+    },
+  };
+}
+
+describe("e2e: a YAML program with the plain Pulumi CLI and the provider plugin", function () {
+  this.timeout(600_000);
+  const setup = yamlProject("yaml", "yaml");
+
   it("previews the whole scenario as creates of the plugin's types", async function () {
-    const preview = await project.run(["preview"], { check: true });
+    const preview = await setup.project.run(["preview"], { check: true });
     expect(preview.stdout).to.match(/\+\s+dualwrite:index:DualWriteConnection\s+link\s+create/);
     expect(preview.stdout.match(/dualwrite:index:EntityMapBinding \S+ create/g)).to.have.length(5);
     expect(preview.stdout).to.match(/\+ 7 to create/);
     // A preview writes nothing.
-    expect((await readPairReport(emulator.control, pair.name)).link).to.equal(undefined);
+    expect((await readPairReport(setup.emulator.control, setup.pair.name)).link).to.equal(
+      undefined,
+    );
   });
 
   it("converges with pulumi up: the link for DAT and every map Running", async function () {
-    await project.run(["up", "--yes", "--skip-preview"], { check: true });
-    const outputs = await project.outputs();
+    await setup.project.run(["up", "--yes", "--skip-preview"], { check: true });
+    const outputs = await setup.project.outputs();
     expect(outputs.linkedLegalEntities).to.deep.equal(["DAT"]);
     expect(outputs.maps).to.deep.equal(Object.fromEntries(MAPS.map((m) => [m, "Running"])));
     // What the emulated environments show, not only what the stack says.
-    const report = await readPairReport(emulator.control, pair.name);
+    const report = await readPairReport(setup.emulator.control, setup.pair.name);
     expect(report.link?.legalEntities).to.deep.equal(["DAT"]);
     for (const name of MAPS) {
       expect(report.maps.find((m) => m.name === name)?.state, name).to.equal("Running");
@@ -84,21 +117,21 @@ describe("e2e: a YAML program with the plain Pulumi CLI and the provider plugin"
   });
 
   it("keeps no secret in the state and reads the provider configuration from stack config", async function () {
-    const state = await project.exportedState();
-    const { secrets } = emulatorProviderConfig(emulator);
+    const state = await setup.project.exportedState();
+    const { secrets } = emulatorProviderConfig(setup.emulator);
     for (const value of Object.values(secrets)) expect(state).to.not.include(value);
     expect(state).to.match(/"type":\s*"dualwrite:index:EntityMapBinding"/);
   });
 
   it("shows no change on the next preview", async function () {
-    const preview = await project.run(["preview", "--expect-no-changes"]);
+    const preview = await setup.project.run(["preview", "--expect-no-changes"]);
     expect(preview.code, preview.stdout + preview.stderr).to.equal(0);
     expect(preview.stdout).to.match(/7 unchanged/);
   });
 
   it("shows a map stopped by hand as drift, with the reason, and up puts it back", async function () {
-    await stopMapByHand(emulator, pair.name, "contacts - Customers V3");
-    const preview = await project.run(["preview", "--diff"], { check: true });
+    await stopMapByHand(setup.emulator, setup.pair.name, "contacts - Customers V3");
+    const preview = await setup.project.run(["preview", "--diff"], { check: true });
     expect(preview.stdout).to.match(
       /~ dualwrite:index:EntityMapBinding: \(update\)[\s\S]*::contacts\]/,
     );
@@ -108,74 +141,53 @@ describe("e2e: a YAML program with the plain Pulumi CLI and the provider plugin"
       "map contacts - Customers V3 is Stopped; declared Running",
     );
     expect(preview.stdout).to.match(/~ 1 to update/);
-    await project.run(["up", "--yes", "--skip-preview"], { check: true });
-    expect((await project.outputs()).maps).to.have.property("contacts - Customers V3", "Running");
-    const after = await project.run(["preview", "--expect-no-changes"]);
+    await setup.project.run(["up", "--yes", "--skip-preview"], { check: true });
+    expect((await setup.project.outputs()).maps).to.have.property(
+      "contacts - Customers V3",
+      "Running",
+    );
+    const after = await setup.project.run(["preview", "--expect-no-changes"]);
     expect(after.code, after.stdout).to.equal(0);
   });
 
   it("destroys: maps stopped, the link reset", async function () {
-    await project.run(["destroy", "--yes", "--skip-preview"], { check: true });
-    expect(await project.exportedState()).to.not.include("dualwrite:index:");
-    expect((await readPairReport(emulator.control, pair.name)).link).to.equal(undefined);
+    await setup.project.run(["destroy", "--yes", "--skip-preview"], { check: true });
+    expect(await setup.project.exportedState()).to.not.include("dualwrite:index:");
+    expect((await readPairReport(setup.emulator.control, setup.pair.name)).link).to.equal(
+      undefined,
+    );
   });
 });
 
 describe("e2e: a YAML program declaring the DualWriteScenario component, constructed by the plugin", function () {
   this.timeout(600_000);
-  const buffer = new OutputBuffer();
-  let emulator: TestEmulator;
-  let pair: EnvironmentInfo;
-  let project: CliProject;
-
-  before(async function () {
-    emulator = await startScenarioEmulator();
-    pair = await seedPair(emulator, "new-new", "yamlcomponent");
-    project = await CliProject.create({
-      sourceDir: path.join(findRepoRoot(), "examples", "yaml-component"),
-      stack: "dev",
-      env: emulatorProcessEnv(emulator),
-      output: buffer.sink,
-    });
-    const provider = emulatorProviderConfig(emulator);
-    await project.setConfig({
-      financeOperationsUrl: pair.financeOperationsUrl,
-      dataverseUrl: pair.dataverseUrl,
-      ...provider.config,
-    });
-    await project.setConfig(provider.secrets, true);
-  });
-
-  afterEach(printOutputOnFailure(buffer));
-
-  after(async function () {
-    await project?.dispose();
-    await emulator?.close();
-  });
+  const setup = yamlProject("yaml-component", "yamlcomponent");
 
   it("previews the component's link and bindings as the plugin's types, under the component", async function () {
-    const preview = await project.run(["preview"], { check: true });
+    const preview = await setup.project.run(["preview"], { check: true });
     expect(preview.stdout).to.match(/\+\s+dualwrite:index:DualWriteScenario\s+setup\s+create/);
     expect(preview.stdout).to.match(/\+\s+dualwrite:index:DualWriteConnection\s+setup\s+create/);
     // The two declared maps and the three they need, as the TypeScript component plans them.
     expect(preview.stdout.match(/dualwrite:index:EntityMapBinding \S+ create/g)).to.have.length(5);
     expect(preview.stdout).to.match(/setup-map-contacts-customers-v3\s+create/);
     expect(preview.stdout).to.match(/\+ 8 to create/);
-    expect((await readPairReport(emulator.control, pair.name)).link).to.equal(undefined);
+    expect((await readPairReport(setup.emulator.control, setup.pair.name)).link).to.equal(
+      undefined,
+    );
   });
 
   it("converges with pulumi up: the component's outputs and the emulated environments agree", async function () {
-    await project.run(["up", "--yes", "--skip-preview"], { check: true });
-    const outputs = await project.outputs();
+    await setup.project.run(["up", "--yes", "--skip-preview"], { check: true });
+    const outputs = await setup.project.outputs();
     expect(outputs.linkedLegalEntities).to.deep.equal(["DAT"]);
     expect(outputs.maps).to.deep.equal(Object.fromEntries(MAPS.map((m) => [m, "Running"])));
-    const report = await readPairReport(emulator.control, pair.name);
+    const report = await readPairReport(setup.emulator.control, setup.pair.name);
     expect(report.link?.legalEntities).to.deep.equal(["DAT"]);
     for (const name of MAPS) {
       expect(report.maps.find((m) => m.name === name)?.state, name).to.equal("Running");
     }
     // The children are the plugin's custom resources, parented by the component.
-    const state = JSON.parse(await project.exportedState()) as {
+    const state = JSON.parse(await setup.project.exportedState()) as {
       deployment: { resources: { type: string; parent?: string; urn: string }[] };
     };
     const resources = state.deployment.resources;
@@ -189,14 +201,16 @@ describe("e2e: a YAML program declaring the DualWriteScenario component, constru
   });
 
   it("shows no change on the next preview", async function () {
-    const preview = await project.run(["preview", "--expect-no-changes"]);
+    const preview = await setup.project.run(["preview", "--expect-no-changes"]);
     expect(preview.code, preview.stdout + preview.stderr).to.equal(0);
     expect(preview.stdout).to.match(/8 unchanged/);
   });
 
   it("destroys: maps stopped, the link reset", async function () {
-    await project.run(["destroy", "--yes", "--skip-preview"], { check: true });
-    expect(await project.exportedState()).to.not.include("dualwrite:index:");
-    expect((await readPairReport(emulator.control, pair.name)).link).to.equal(undefined);
+    await setup.project.run(["destroy", "--yes", "--skip-preview"], { check: true });
+    expect(await setup.project.exportedState()).to.not.include("dualwrite:index:");
+    expect((await readPairReport(setup.emulator.control, setup.pair.name)).link).to.equal(
+      undefined,
+    );
   });
 });

@@ -8,6 +8,7 @@ const { binDir, repoRoot, toolDir } = require("./paths");
 const { capture, run } = require("./proc");
 const { hashFiles, placeFile, symlink, readJson, writeJson } = require("./fsUtil");
 const log = require("./log");
+const { pruneOrphans } = require("./prune");
 
 const LOCK_FILE = path.join(repoRoot, "package-lock.json");
 const STAMP_FILE = path.join(toolDir, "npm-install.json");
@@ -107,40 +108,6 @@ async function compile(env, { listErrors = true } = {}) {
   }
   pruneOrphans();
   return { errors };
-}
-
-/**
- * Deletes compiled files in dist/ whose TypeScript source is gone, so that a
- * renamed or deleted test does not keep running from a stale .js file.
- */
-function pruneOrphans() {
-  const dist = path.join(repoRoot, "dist");
-  const suffixes = [".d.ts.map", ".d.ts", ".js.map", ".js"];
-  const walk = (dir) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        walk(full);
-        continue;
-      }
-      const suffix = suffixes.find((candidate) => entry.name.endsWith(candidate));
-      if (!suffix) continue;
-      const stem = path.relative(dist, full).slice(0, -suffix.length);
-      const sources = [`${stem}.ts`, `${stem}.tsx`, `${stem}.mts`, `${stem}.cts`].map((s) =>
-        path.join(repoRoot, s),
-      );
-      if (!sources.some((source) => fs.existsSync(source))) {
-        fs.rmSync(full, { force: true });
-      }
-    }
-  };
-  walk(dist);
 }
 
 module.exports = { ensureDependencies, sdkVersion, linkRuntimePieces, compile };
