@@ -18,6 +18,7 @@ import { expect } from "chai";
 import { DualWriteConnection, DualWriteScenario, EntityMapBinding } from "../../provider";
 import { isWrite } from "../provider/harness";
 import { EngineStack, withEngineStack } from "../support/engine";
+import { emulatorProviderConfig } from "../../tools/examples";
 import { startTestEmulator, type TestEmulator } from "../support/emulator";
 
 const LEGAL_ENTITIES = "cdm_companies - Legal entities";
@@ -39,22 +40,17 @@ describe("e2e ownership: adoption, renames, --replace and drift in preview on th
     return stack;
   }
 
+  /** The provider's settings for the emulator; the CA as a setting, not a process variable. */
   function config(): Record<string, string> {
     return {
-      "dualwrite:tenantId": emu.credentials.tenantId,
-      "dualwrite:clientId": emu.credentials.clientId,
-      "dualwrite:authorityHost": emu.url,
-      "dualwrite:gatewayUrl": emu.gatewayUrl,
+      ...emulatorProviderConfig(emu).config,
       "dualwrite:caCertificatePath": emu.caCertPath,
-      "dualwrite:gatewayUsername": emu.dualWriteAdmin.username,
     };
   }
 
+  /** The settings kept as secrets. */
   function secrets(): Record<string, string> {
-    return {
-      "dualwrite:clientSecret": emu.credentials.clientSecret,
-      "dualwrite:gatewayPassword": emu.dualWriteAdmin.password,
-    };
+    return emulatorProviderConfig(emu).secrets;
   }
 
   function pair(name: string): { financeOperationsUrl: string; dataverseUrl: string } {

@@ -12,6 +12,7 @@ import { expect } from "chai";
 import { DualWriteConnection, DualWriteScenario } from "../../provider";
 import { isWrite } from "../provider/harness";
 import { EngineStack, engineCliVersion, withEngineStack } from "../support/engine";
+import { emulatorProviderConfig } from "../../tools/examples";
 import { startTestEmulator, type TestEmulator } from "../support/emulator";
 
 const execFileAsync = promisify(execFile);
@@ -33,23 +34,17 @@ describe("e2e provider: DualWriteScenario existing-existing on the real Pulumi C
     return stack;
   }
 
+  /** The provider's settings for the emulator; the CA as a setting, not a process variable. */
   function stackConfig(): Record<string, string> {
     return {
-      "dualwrite:tenantId": emu.credentials.tenantId,
-      "dualwrite:clientId": emu.credentials.clientId,
-      "dualwrite:authorityHost": emu.url,
-      "dualwrite:gatewayUrl": emu.gatewayUrl,
+      ...emulatorProviderConfig(emu).config,
       "dualwrite:caCertificatePath": emu.caCertPath,
-      // The gateway's own delegated sign-in (TokenRefresh.cs:127-160); the app for the rest.
-      "dualwrite:gatewayUsername": emu.dualWriteAdmin.username,
     };
   }
 
+  /** The settings kept as secrets. */
   function stackSecrets(): Record<string, string> {
-    return {
-      "dualwrite:clientSecret": emu.credentials.clientSecret,
-      "dualwrite:gatewayPassword": emu.dualWriteAdmin.password,
-    };
+    return emulatorProviderConfig(emu).secrets;
   }
 
   async function mapState(name: string): Promise<string> {
