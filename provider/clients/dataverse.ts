@@ -6,6 +6,8 @@
  * | list / pages    | GET <set>?$select&$filter&$orderby&$top, `Prefer: odata.maxpagesize`, then each `@odata.nextLink` |
  * | count / countRows | GET <set>?$select=<pk>&$count=true, pages of 5,000 keys with `@odata.nextLink` above 5,000 (exact) |
  * | countCapped     | GET <set>?$count=true, one row per page (one request; exact below 5,000) |
+ * | sample          | GET <set>?$select&$filter&$count=true, a page of the first few rows (one request: the count, capped at 5,000, and those rows) |
+ * | listShared      | as list, shared with the other resources of the process (`sharedReads.ts`) |
  * | createOnce      | PATCH <set>(<id>) with If-None-Match: * (a create a retry cannot repeat) |
  * | get             | GET <set>(<id>)                                                        |
  * | create          | POST <set> → 204 + OData-EntityId                                      |
@@ -16,6 +18,9 @@
  * | integrationDetails | GET RetrieveFinanceAndOperationsIntegrationDetails                  |
  * | currentOrganization | GET RetrieveCurrentOrganization(AccessType=…'Default')            |
  *
+ * Every write (create, update, `UpdateMultiple`, `$batch`) forgets the shared reads of this
+ * environment, so that no reader sees rows older than a write made through this client.
+ *
  * Tokens are for the audience `<dataverseUrl>`. A `@odata.nextLink` must stay on this
  * environment's service root: the client never sends its token to another address.
  */
@@ -23,6 +28,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { DualWriteError, HttpError, InvalidResponseError } from "../errors";
 import { validate, type HttpClient } from "./http";
+import { SharedReads } from "./sharedReads";
 import {
   parseBatchResponse,
   writeBatch,
@@ -52,8 +58,17 @@ const MAX_PAGE = 5000;
 /** Most requests in one `$batch`, and most targets of one `UpdateMultiple`. */
 export const DATAVERSE_BATCH_LIMIT = 1000;
 
+/**
+ * A row of a page: a JSON object, checked without being copied (a page holds up to 5,000 rows,
+ * and a large read goes through many pages: a copy of each would double what every page costs).
+ */
+const rowSchema = z.custom<Row>(
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+  "a row (a JSON object)",
+);
+
 const pageSchema = z.object({
-  value: z.array(z.record(z.string(), z.unknown())),
+  value: z.array(rowSchema),
   "@odata.nextLink": z.string().optional(),
   "@odata.count": z.number().int().optional(),
   "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": z.boolean().optional(),
@@ -128,6 +143,16 @@ export type CurrentOrganization = z.output<typeof currentOrganizationSchema>["De
 export interface DataverseClientOptions {
   /** Web API version. @default "v9.2" */
   readonly apiVersion?: string;
+  /** Reads shared with the other resources of the process. @default a private set */
+  readonly shared?: SharedReads;
+}
+
+/** What {@link DataverseClient.sample} returns: the first rows and how many match. */
+export interface RowSample {
+  /** The first rows that match (at most the `top` asked for). */
+  readonly rows: Row[];
+  /** How many rows match, capped at 5,000 (`exact` false above). */
+  readonly count: RowCount;
 }
 
 /** Client of one Dataverse environment; see the file comment. */
@@ -135,6 +160,7 @@ export class DataverseClient {
   /** Service root, with a trailing slash: `<dataverseUrl>/api/data/v9.2/`. */
   readonly serviceRoot: string;
   private readonly scope: string;
+  private readonly shared: SharedReads;
 
   /** @param baseUrl the environment URL, e.g. `https://contoso.crm.dynamics.com` */
   constructor(
@@ -145,6 +171,22 @@ export class DataverseClient {
     const base = baseUrl.replace(/\/+$/, "");
     this.serviceRoot = `${base}/api/data/${options.apiVersion ?? "v9.2"}/`;
     this.scope = `${base}/.default`;
+    this.shared = options.shared ?? new SharedReads();
+  }
+
+  /**
+   * As {@link list}, shared with every reader of the same query in this process (a read in
+   * flight is joined, a recent result reused; `sharedReads.ts`): for small reference tables that
+   * several resources look up in one operation, such as `cdm_companies` or `businessunits`.
+   * With `fresh`, reads now (and later readers share that result).
+   */
+  async listShared(
+    set: string,
+    options: ListOptions = {},
+    how: { fresh?: boolean } = {},
+  ): Promise<Row[]> {
+    const key = `list ${set} ${JSON.stringify(options)}`;
+    return this.shared.read(key, () => this.list(set, options), how);
   }
 
   /** Every row of a set that matches, following `@odata.nextLink` page by page. */
@@ -236,6 +278,30 @@ export class DataverseClient {
   }
 
   /**
+   * One request for the first `top` rows that match and how many match: `$count=true` with a page
+   * of `top` rows ("Count rows using OData": `@odata.count` is exact up to 5,000, and the limit
+   * annotation says when it is capped). For reports that show a count and the first few keys.
+   */
+  async sample(
+    set: string,
+    options: { select: readonly string[]; filter?: string; top: number },
+  ): Promise<RowSample> {
+    const params: Record<string, string> = { $select: options.select.join(","), $count: "true" };
+    if (options.filter) params.$filter = options.filter;
+    const url = this.url(set, params);
+    const page = await this.getCountPage(url, Math.max(1, Math.min(options.top, MAX_PAGE)));
+    const counted = page["@odata.count"];
+    if (counted === undefined)
+      throw new InvalidResponseError("GET", url, "no @odata.count in the answer");
+    const exceeded =
+      page["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] ?? counted >= MAX_PAGE;
+    const rows = page.value
+      .slice(0, options.top)
+      .filter((r): r is Row => typeof r === "object" && r !== null && !Array.isArray(r));
+    return { rows, count: { rows: counted, exact: !exceeded, requests: 1 } };
+  }
+
+  /**
    * Creates a row so that no retry can make a second one: the client chooses the primary key
    * (`id`, or a new GUID) and sends `PATCH <set>(<id>)` with `If-None-Match: *`, which creates
    * the row or, when it exists, answers 412 without touching it ("Limit upsert operations",
@@ -249,7 +315,7 @@ export class DataverseClient {
     options: { id?: string } = {},
   ): Promise<{ id: string; created: boolean }> {
     const id = (options.id ?? randomUUID()).toLowerCase();
-    const response = await this.http.request({
+    const response = await this.write({
       method: "PATCH",
       url: this.url(`${set}(${id})`),
       scope: this.scope,
@@ -282,7 +348,7 @@ export class DataverseClient {
    */
   async create(set: string, body: Row): Promise<string> {
     const url = this.url(set);
-    const response = await this.http.request({
+    const response = await this.write({
       method: "POST",
       url,
       scope: this.scope,
@@ -304,7 +370,7 @@ export class DataverseClient {
    * row (PATCH is an upsert without it); pass an ETag to fail with 412 when the row changed.
    */
   async update(set: string, id: string, body: Row, ifMatch = "*"): Promise<void> {
-    await this.http.request({
+    await this.write({
       method: "PATCH",
       url: this.url(`${set}(${id})`),
       scope: this.scope,
@@ -344,7 +410,7 @@ export class DataverseClient {
     for (const chunk of chunks(targets, chunkSize)) {
       if (!useBatch) {
         try {
-          await this.http.request({
+          await this.write({
             method: "POST",
             url: this.url(`${set}/Microsoft.Dynamics.CRM.UpdateMultiple`),
             scope: this.scope,
@@ -392,7 +458,7 @@ export class DataverseClient {
     for (const chunk of chunks(requests, DATAVERSE_BATCH_LIMIT)) {
       const { contentType, body } = writeBatch(chunk, options);
       const url = this.url("$batch");
-      const response = await this.http.request({
+      const response = await this.write({
         method: "POST",
         url,
         scope: this.scope,
@@ -473,6 +539,19 @@ export class DataverseClient {
       currentOrganizationSchema,
     );
     return body.Detail;
+  }
+
+  /**
+   * Sends a write and forgets the shared reads before and after it, whatever its outcome (a
+   * write whose answer was lost may still have changed rows).
+   */
+  private async write(request: Parameters<HttpClient["request"]>[0]) {
+    this.shared.invalidate();
+    try {
+      return await this.http.request(request);
+    } finally {
+      this.shared.invalidate();
+    }
   }
 
   private async getPage(url: string, pageSize: number): Promise<z.output<typeof pageSchema>> {

@@ -94,7 +94,10 @@ export function createClients(
   const dataverseFor = (url: string): DataverseClient => {
     const k = normalize(url);
     let client = set.dataverse.get(k);
-    if (!client) set.dataverse.set(k, (client = new DataverseClient(k, set.http)));
+    if (!client) {
+      client = new DataverseClient(k, set.http, { shared: new SharedReads(ttl(set.options)) });
+      set.dataverse.set(k, client);
+    }
     return client;
   };
   const fnoFor = (url: string): FnoClient => {
@@ -170,7 +173,10 @@ function missingUrl(name: string): DualWriteError {
 
 export {
   DataverseClient,
+  describeRowCount,
   type CurrentOrganization,
+  type RowCount,
+  type RowSample,
   type ListOptions,
   type Row,
   DATAVERSE_BATCH_LIMIT,

@@ -47,23 +47,56 @@ export function logicalNameOf(entitySet: string): string {
   return entitySet;
 }
 
-/** A company's `cdm_company` row ids by code (upper case); codes without a row are absent. */
+/**
+ * A company's `cdm_company` row ids by code (upper case); codes without a row are absent. Every
+ * company row is read once and shared with the other resources of the operation (a Dataverse
+ * environment has one row per linked legal entity); `fresh` reads them now.
+ */
 export async function companyIds(
   c: Clients,
   codes: readonly string[],
+  how: { fresh?: boolean } = {},
 ): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   if (codes.length === 0) return ids;
-  const rows = await c.dataverse.list("cdm_companies", {
-    select: ["cdm_companyid", "cdm_companycode"],
-    filter: codes.map((code) => `cdm_companycode eq ${odataString(code)}`).join(" or "),
-  });
+  const wanted = new Set(codes.map((code) => code.toUpperCase()));
+  const rows = await c.dataverse.listShared(
+    "cdm_companies",
+    { select: ["cdm_companyid", "cdm_companycode"] },
+    how,
+  );
   for (const row of rows) {
     const code = columnText(row, "cdm_companycode").toUpperCase();
     const id = row.cdm_companyid;
-    if (code && typeof id === "string") ids.set(code, id);
+    if (wanted.has(code) && typeof id === "string") ids.set(code, id);
   }
   return ids;
+}
+
+/** A business unit of Dataverse: its id and name. */
+export interface BusinessUnit {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * The business units of Dataverse, read once and shared with the other resources of the
+ * operation; `fresh` reads them now.
+ */
+export async function businessUnits(
+  c: Clients,
+  how: { fresh?: boolean } = {},
+): Promise<BusinessUnit[]> {
+  const rows = await c.dataverse.listShared(
+    "businessunits",
+    { select: ["businessunitid", "name"] },
+    how,
+  );
+  return rows.flatMap((r) =>
+    typeof r.businessunitid === "string"
+      ? [{ id: r.businessunitid, name: columnText(r, "name") }]
+      : [],
+  );
 }
 
 /** A column of a row as text (`""` when absent or not a string or number). */

@@ -12,7 +12,7 @@
  * | step   | derived as                                                                                   |
  * |--------|-----------------------------------------------------------------------------------------------|
  * | check  | schemas, rules between properties, missing references named (pure); `verify` (reads only); for a new resource that finds its object: the adoption's effects — refused when they disturb what runs, unless `adoptWithChanges` |
- * | diff   | replace-on-change comparators; declared changes (deep equality); `find` + `plan`: what `up` would change now |
+ * | diff   | replace-on-change comparators; declared changes (deep equality); `find` + `plan`: what `up` would change now; `remarks` (optional): lines said that are no change |
  * | create | `verify`; `find` (ownership: `adopted` when the object was live, else `created`; the adoption's effects refused as in check); `converge` |
  * | read   | `find` + `observe`; drift folded into the declared properties (inputs and outputs), as other providers' refresh records the actual value |
  * | update | `verify`; `converge`; ownership kept                                                          |
@@ -228,6 +228,17 @@ export interface ResourceSpec<I extends object, O extends I, D, F, P> {
     ctx: HandlerContext,
     previous: Partial<O> | undefined,
   ): Promise<PlannedChange[]>;
+  /**
+   * Lines the diff shows under the resource besides the planned changes, that are no change of
+   * their own and leave `changes` as it is: what converging would not touch, and why (e.g. rows a
+   * bootstrap leaves out because dual-write would reject them). Absent: none.
+   */
+  remarks?(
+    d: D,
+    found: F,
+    ctx: HandlerContext,
+    previous: Partial<O> | undefined,
+  ): Promise<string[]>;
   /** Makes the object match; returns its id and the observed outputs (inputs not included). */
   converge(
     d: D,
@@ -406,12 +417,12 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
       const reasons = changed.map(
         (k) => `${k} changes from ${render(valueOf(olds, k))} to ${render(valueOf(news, k))}`,
       );
-      const outcome = (more: string[]): DiffOutcome => {
+      const outcome = (more: string[], remarks: readonly string[] = []): DiffOutcome => {
         const all = [...new Set([...reasons, ...more])];
         return {
           changes: all.length > 0,
           replaces: [],
-          reasons: all,
+          reasons: [...all, ...remarks],
           ...(changed.length > 0 && { properties: changed }),
         };
       };
@@ -420,7 +431,11 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
       const found = await spec.find(d, ctx, false);
       if (found === undefined) return outcome([await spec.absent(d, ctx)]);
       const planned = await spec.plan(d, found, ctx, olds);
-      return outcome(planned.map((c) => c.effect));
+      const remarks = (await spec.remarks?.(d, found, ctx, olds)) ?? [];
+      return outcome(
+        planned.map((c) => c.effect),
+        remarks,
+      );
     },
 
     async create(inputs, ctx) {

@@ -1,8 +1,9 @@
 /**
- * CompanyBootstrap's lifecycle: stamps the company lookup on existing Dataverse rows that have
- * none, so that dual-write considers them (DW/bootstrap-company-data.md: "Only rows that have
- * company data are eligible"). Rows that carry another company are never touched: every read
- * and write is filtered on an empty company lookup.
+ * CompanyBootstrap's spec (`common/spec.ts`), from which its lifecycle is derived: stamps the
+ * company lookup on existing Dataverse rows that have none, so that dual-write considers them
+ * (DW/bootstrap-company-data.md: "Only rows that have company data are eligible"). Rows that
+ * carry another company are never touched: every read and write is filtered on an empty company
+ * lookup.
  *
  * What it covers and what it leaves alone is `eligibility.ts`: the selection (tables, business
  * unit, creation cutoff — rows a live org creates after the bootstrap ran are not drift unless
@@ -11,19 +12,31 @@
  * are stamped in lookup order, and the preview says when a table's map runs (each stamp is then a
  * live write to F&O).
  *
+ * Its object (what `find` finds) is the company's row in Dataverse and the selection's rows
+ * without a company; the rows it stamps are business data, so a bootstrap never adopts anything
+ * and its delete writes nothing.
+ *
+ * Requests are few and do not grow with the rows: `cdm_companies` and `businessunits` are read
+ * once per operation for every bootstrap (shared reads); counts are Dataverse's `$count` (one
+ * request, capped at 5,000 and then said as "at least 5,000"; only the rows left to stamp are
+ * counted exactly, where create and refresh record them); a table without any row lacking a
+ * company costs one request; the tables are read at once; and stamping reads a page of keys,
+ * stamps it, and drops it (only the pages it stamps are read).
+ *
  * | step   | HTTP calls                                                                                   |
  * |--------|-----------------------------------------------------------------------------------------------|
- * | check  | (new or changed only) GET Dataverse businessunits (owningBusinessUnit); GET <table>?$select=createdon&$orderby=createdon desc&$top=1 (the cutoff); GET cdm_companies; linked: GET DWM/Environments, GET DWM/Entities, GET DWM/<pid>/FieldMappings (source filter); per table the selection's rows and lookup targets (GET <table>?$filter=…); `$count` of rows to stamp (printed with the problems) |
- * | diff   | as check, with the recorded cutoff; rows without a company created after it are counted (printed, not drift) |
- * | create | the check's reads; per table in lookup order GET <table>?$select=<id>&$filter=… (pages); POST <table>/Microsoft.Dynamics.CRM.UpdateMultiple (≤ 1,000 rows each) |
- * | read   | as diff                                                                                        |
- * | update | as create                                                                                      |
+ * | check  | (new or changed only) GET businessunits, GET cdm_companies (shared); per table at once GET <table>?$select=createdon&$orderby=createdon desc&$top=1 (the cutoff), GET <table>?$count=true&$filter=<no company>; where some rows have none: GET <table>?$count=true&$filter=<selection>, GET DWM/Environments, GET DWM/Entities, GET DWM/<pid>/FieldMappings (source filter), per report GET <table>?$count=true&$top=5&$filter=… (count and first keys), GET <lookup target>?$filter=<candidates> (and F&O GET CustomerGroups when there are any) |
+ * | diff   | GET businessunits, GET cdm_companies (shared); per table GET <table>?$count=true&$filter=<no company>, and the rest of check's reads only where that is not 0 (with the recorded cutoff; rows made after it are counted and said, not drift) |
+ * | create | as diff; per table in lookup order, page by page: GET <table>?$select=<id>&$filter=<selection, rejected rows left out> (5,000), POST <table>/Microsoft.Dynamics.CRM.UpdateMultiple (≤ 1,000 rows each); then as read |
+ * | read   | as diff; the rows left to stamp counted exactly (`$count` up to 5,000, keys paged above)     |
+ * | update | as create                                                                                    |
  * | delete | nothing: a stamp is business data and stays                                                  |
  */
 import { DualWriteError } from "../../errors";
+import { describeRowCount, type RowCount } from "../../clients/dataverse";
 import type { GatewayMap } from "../../clients/gateway";
-import { normalizeUrl, type CheckFailure } from "../common/check";
-import { columnText, companyColumnOf, companyIds, logicalNameOf } from "../common/companies";
+import { containsUnknown, normalizeUrl, type CheckFailure } from "../common/check";
+import { businessUnits, companyColumnOf, companyIds, logicalNameOf } from "../common/companies";
 import {
   describeProblem,
   inspect,
@@ -33,26 +46,14 @@ import {
   type Inspection,
   type Selection,
 } from "./eligibility";
-import { deepEqual, diffDeclared } from "../common/diff";
+import type { FailureList } from "../common/failures";
+import type { Clients, HandlerContext, Lifecycle } from "../common/handler";
 import {
-  collectPropertyFailures,
-  FailureList,
-  InvalidInputError,
-  throwUnlessValid,
-} from "../common/failures";
-import type {
-  Clients,
-  DiffOutcome,
-  HandlerContext,
-  Lifecycle,
-  ReadOutcome,
-} from "../common/handler";
-import {
-  missingReferences,
-  replacedProperties,
+  lifecycleOf,
   sameCode,
   sameEnvironment,
-  type Comparator,
+  type PlannedChange,
+  type ResourceSpec,
 } from "../common/spec";
 import {
   companyBootstrapSchemas,
@@ -62,12 +63,6 @@ import {
 } from "./companyBootstrap.schema";
 
 const RESOURCE = "CompanyBootstrap";
-/** Inputs whose change stamps another company or environment: the bootstrap is replaced. */
-const REPLACE_ON_CHANGE = {
-  companyCode: sameCode,
-  financeOperationsUrl: sameEnvironment,
-  dataverseUrl: sameEnvironment,
-} as const satisfies Partial<Record<keyof CompanyBootstrapInputs, Comparator>>;
 const DECLARED = [
   "financeOperationsUrl",
   "dataverseUrl",
@@ -100,71 +95,49 @@ function desired(inputs: CompanyBootstrapInputs): Desired {
   };
 }
 
-/** The resource this one belongs to, with the lifecycle inputs it gives (`common/spec.ts`). */
-const REFERENCES = {
-  connection: {
-    target: "DualWriteConnection",
-    inputs: ["financeOperationsUrl", "dataverseUrl", "connectionLegalEntities"],
-  },
-} as const;
-
 /**
- * The rules that need no environment: a missing `connection` named, each property's schema, and
- * the company code among the legal entities the connection declares — known in a preview that
+ * The company code among the legal entities the connection declares — known in a preview that
  * creates the link, so that `ZZZZ` is refused before anything is written rather than at `up`.
  */
-function pureCheck(news: Readonly<Record<string, unknown>>): {
-  list: FailureList;
-  unknown: ReadonlySet<string>;
-} {
-  const refs = missingReferences(RESOURCE, REFERENCES, news);
-  const schemas = Object.fromEntries(
-    Object.entries(companyBootstrapSchemas).filter(([k]) => !refs.derived.has(k)),
-  );
-  const { list, unknown, values } = collectPropertyFailures(RESOURCE, schemas, news);
-  list.addAll(refs.failures);
+function crossCheck(values: Readonly<Record<string, unknown>>): CheckFailure[] {
   const declared = values.connectionLegalEntities;
   const code = values.companyCode;
-  if (Array.isArray(declared) && typeof code === "string" && !list.has("companyCode")) {
-    const codes = declared.map((c) => String(c).toUpperCase());
-    if (!codes.includes(code.toUpperCase()))
-      list.add(
-        "companyCode",
-        `${code.toUpperCase()} is not among the legal entities the connection declares (${codes.join(", ") || "none"}), so Dataverse would have no company ${code.toUpperCase()} to stamp rows with. Add it to the DualWriteConnection's legalEntities, or fix companyCode.`,
-      );
-  }
-  return { list, unknown };
+  if (!Array.isArray(declared) || typeof code !== "string") return [];
+  const codes = declared.map((c) => String(c).toUpperCase());
+  if (codes.includes(code.toUpperCase())) return [];
+  return [
+    {
+      property: "companyCode",
+      reason: `${code.toUpperCase()} is not among the legal entities the connection declares (${codes.join(", ") || "none"}), so Dataverse would have no company ${code.toUpperCase()} to stamp rows with. Add it to the DualWriteConnection's legalEntities, or fix companyCode.`,
+    },
+  ];
 }
 
-function validInputs(inputs: CompanyBootstrapInputs): Desired {
-  const { list, unknown } = pureCheck(inputs as unknown as Record<string, unknown>);
-  throwUnlessValid(RESOURCE, list, unknown, "before rows are stamped");
-  return desired(inputs);
-}
-
-/** The business unit's id, or undefined (and a failure) when Dataverse has none of that name. */
+/**
+ * The business unit's id (undefined when none is declared). When Dataverse has none of that name:
+ * undefined, and a failure in `failures` if given.
+ */
 async function businessUnitId(
   d: Desired,
   c: Clients,
-  failures: FailureList,
+  failures: FailureList | undefined,
+  fresh: boolean,
 ): Promise<string | undefined> {
   if (d.owningBusinessUnit === undefined) return undefined;
-  const rows = await c.dataverse.list("businessunits", { select: ["businessunitid", "name"] });
-  const found = rows.find(
-    (r) => columnText(r, "name").toLowerCase() === d.owningBusinessUnit?.toLowerCase(),
-  );
-  if (!found || typeof found.businessunitid !== "string") {
-    const names = rows
-      .map((r) => columnText(r, "name"))
+  const units = await businessUnits(c, { fresh });
+  const wanted = d.owningBusinessUnit.toLowerCase();
+  const found = units.find((u) => u.name.toLowerCase() === wanted);
+  if (!found) {
+    const names = units
+      .map((u) => u.name)
       .filter((n) => n !== "")
       .sort();
-    failures.add(
+    failures?.add(
       "owningBusinessUnit",
       `Dataverse ${d.dataverseUrl} has no business unit named ${JSON.stringify(d.owningBusinessUnit)} (it has ${names.slice(0, 10).join(", ") || "none"}${names.length > 10 ? ", …" : ""}). Fix the name, or leave it out to stamp rows of every business unit.`,
     );
-    return undefined;
   }
-  return found.businessunitid;
+  return found?.id;
 }
 
 /** Rows created no later than this are "existing" when nothing else says (no row at all: none). */
@@ -190,48 +163,95 @@ async function linkMaps(d: Desired, c: Clients): Promise<GatewayMap[] | undefine
   return env ? c.gateway.listMaps(env.cid) : undefined;
 }
 
+/**
+ * How the rows left to stamp are counted: capped at 5,000 (one request; a preview says "at least
+ * 5,000") or exact (what create and refresh record; keys are paged only above 5,000).
+ */
+type Counting = "capped" | "exact";
+
 /** What the bootstrap covers now, and what of it dual-write would reject. */
 interface Survey {
   readonly selection: Selection;
-  readonly companyId: string | undefined;
   readonly inspection: Inspection;
   /** Per table: rows of the selection the bootstrap would stamp (rejected ones left out). */
-  readonly pending: Record<string, number>;
+  readonly pending: Readonly<Record<string, RowCount>>;
   /** Per table: rows without a company created after the cutoff (not covered). */
-  readonly newer: Record<string, number>;
+  readonly newer: Readonly<Record<string, RowCount>>;
 }
 
-/** Reads the selection of every table and inspects it (reads only). */
+const NONE: RowCount = { rows: 0, exact: true, requests: 0 };
+
+/**
+ * Surveys the selection of every table (reads only, the tables at once). A table is first asked
+ * whether any of its rows (of the business unit) lacks a company — one request; only when some do
+ * are the selection, the rows made after the cutoff and the rows dual-write would reject looked at.
+ */
 async function survey(
   d: Desired,
   c: Clients,
   businessUnit: string | undefined,
+  companyId: string | undefined,
   recordedCutoff: string | undefined,
+  counting: Counting,
 ): Promise<Survey> {
   const cutoff = await cutoffOf(d, c, recordedCutoff);
   const selection: Selection = { businessUnit, cutoff };
-  const companyId = (await companyIds(c, [d.companyCode])).get(d.companyCode);
-  const inspection = await inspect(
-    c,
-    d.tables,
-    selection,
-    { code: d.companyCode, id: companyId },
-    await linkMaps(d, c),
+  const tracksNewer = cutoff !== undefined && d.createdBefore === undefined;
+  // Whether the selection holds any row needs no exact count: "at least 5,000" decides as well.
+  const counted = await Promise.all(
+    d.tables.map(async (table) => {
+      const unstamped = selectionFilter(table, { businessUnit, cutoff: undefined });
+      const covered = selectionFilter(table, selection);
+      const any = await c.dataverse.countCapped(table, unstamped);
+      if (any.rows === 0) return { selected: NONE, newer: NONE };
+      if (covered === unstamped) return { selected: any, newer: NONE };
+      if (!tracksNewer)
+        return { selected: await c.dataverse.countCapped(table, covered), newer: NONE };
+      // Every row has a creation time: the covered rows are those not made after the cutoff.
+      const newer = await c.dataverse.countCapped(table, `${unstamped} and createdon gt ${cutoff}`);
+      const selected: RowCount =
+        any.exact && newer.exact
+          ? { rows: any.rows - newer.rows, exact: true, requests: 0 }
+          : await c.dataverse.countCapped(table, covered);
+      return { selected, newer };
+    }),
   );
-  const pending: Record<string, number> = {};
-  const newer: Record<string, number> = {};
-  for (const table of d.tables) {
-    const refused = inspection.refused.get(table)?.size ?? 0;
-    pending[table] = Math.max(
-      0,
-      (await c.dataverse.count(table, selectionFilter(table, selection))) - refused,
-    );
-    if (cutoff !== undefined && d.createdBefore === undefined) {
-      const later = selectionFilter(table, { businessUnit, cutoff: undefined });
-      newer[table] = await c.dataverse.count(table, `${later} and createdon gt ${cutoff}`);
-    }
-  }
-  return { selection, companyId, inspection, pending, newer };
+  const selected = new Map(d.tables.map((t, i) => [t, counted[i]?.selected ?? NONE]));
+  const anySelected = [...selected.values()].some((n) => n.rows > 0);
+  const inspection = await inspect(c, {
+    tables: d.tables,
+    selection,
+    company: { code: d.companyCode, id: companyId },
+    maps: anySelected ? await linkMaps(d, c) : undefined,
+    selected,
+  });
+  // What is left to stamp is recorded (create, refresh) exactly; a preview says "at least".
+  const pendingCounts = await Promise.all(
+    d.tables.map(async (table): Promise<RowCount> => {
+      const all = selected.get(table) ?? NONE;
+      const refused = inspection.refused.get(table);
+      if (all.rows === 0) return all;
+      if (refused === undefined && (all.exact || counting === "capped")) return all;
+      const filter = `${selectionFilter(table, selection)}${refused === undefined ? "" : ` and not (${refused})`}`;
+      return await (counting === "exact"
+        ? c.dataverse.countRows(table, filter, `${logicalNameOf(table)}id`)
+        : c.dataverse.countCapped(table, filter));
+    }),
+  );
+  const pending: Record<string, RowCount> = {};
+  const newer: Record<string, RowCount> = {};
+  d.tables.forEach((table, i) => {
+    pending[table] = pendingCounts[i] ?? NONE;
+    if (tracksNewer) newer[table] = counted[i]?.newer ?? NONE;
+  });
+  return { selection, inspection, pending, newer };
+}
+
+/** The OData filter of the rows of `table` a survey would stamp (rejected rows left out). */
+function stampFilter(table: string, s: Survey): string {
+  const covered = selectionFilter(table, s.selection);
+  const refused = s.inspection.refused.get(table);
+  return refused === undefined ? covered : `${covered} and not (${refused})`;
 }
 
 /** The lines a preview prints about a survey. */
@@ -241,7 +261,7 @@ function surveyLines(d: Desired, s: Survey): string[] {
     lines.push(
       `the source filters of the maps of ${s.inspection.filterUnknown.join(", ")} are not known until the maps are on the link: rows outside them are not reported yet`,
     );
-  const newer = Object.entries(s.newer).filter(([, n]) => n > 0);
+  const newer = Object.entries(s.newer).filter(([, n]) => n.rows > 0);
   if (newer.length > 0)
     lines.push(
       `${describeCounts(Object.fromEntries(newer))} without a company were created after ${s.selection.cutoff ?? ""}, when this bootstrap first ran: not covered (set stampNewRows: true to stamp new rows too, or createdBefore)`,
@@ -249,78 +269,99 @@ function surveyLines(d: Desired, s: Survey): string[] {
   return lines.map((l) => `CompanyBootstrap ${d.companyCode}: ${l}`);
 }
 
-function describeCounts(counts: Readonly<Record<string, number>>): string {
+function describeCounts(counts: Readonly<Record<string, RowCount>>): string {
   return Object.entries(counts)
-    .map(([table, n]) => `${n.toLocaleString("en-US")} ${table}`)
+    .map(([table, n]) => `${describeRowCount(n)} ${table}`)
     .join(" and ");
 }
 
-function total(counts: Readonly<Record<string, number>>): number {
-  return Object.values(counts).reduce((a, b) => a + b, 0);
+function total(counts: Readonly<Record<string, RowCount>>): number {
+  return Object.values(counts).reduce((a, b) => a + b.rows, 0);
+}
+
+/**
+ * What `find` finds: the company's row in Dataverse (and the declared business unit), with the
+ * survey of the selection made on demand — once per cutoff, an exact survey serving a capped ask
+ * too — so that `read`'s `observe` and `plan` share one.
+ */
+interface Found {
+  readonly companyId: string;
+  readonly businessUnit: string | undefined;
+  survey(recordedCutoff: string | undefined, counting: Counting): Promise<Survey>;
+}
+
+/**
+ * The company and business unit, or undefined when either is gone (reads only). Both come from
+ * the reads shared by every bootstrap of the operation; with `fresh`, one that is missing there is
+ * read again (the company of a legal entity linked a moment ago by the same `up` is new).
+ */
+async function locate(d: Desired, c: Clients, fresh: boolean): Promise<Found | undefined> {
+  if (containsUnknown(d)) return undefined;
+  const lookUp = (again: boolean) =>
+    Promise.all([
+      companyIds(c, [d.companyCode], { fresh: again }),
+      businessUnitId(d, c, undefined, again),
+    ]);
+  let [ids, businessUnit] = await lookUp(false);
+  const missing = () =>
+    !ids.has(d.companyCode) || (d.owningBusinessUnit !== undefined && businessUnit === undefined);
+  if (missing() && fresh) [ids, businessUnit] = await lookUp(true);
+  const companyId = ids.get(d.companyCode);
+  if (companyId === undefined || missing()) return undefined;
+  const made = new Map<string, Promise<Survey>>();
+  return {
+    companyId,
+    businessUnit,
+    survey(recordedCutoff, counting) {
+      const key = (k: Counting) => `${k} ${recordedCutoff ?? ""}`;
+      const known = made.get(key("exact")) ?? made.get(key(counting));
+      if (known) return known;
+      const fresh = survey(d, c, businessUnit, companyId, recordedCutoff, counting);
+      made.set(key(counting), fresh);
+      return fresh;
+    },
+  };
 }
 
 /**
  * Stamps the covered rows of the declared tables, in lookup order, leaving out the rows dual-write
- * would reject; returns the rows stamped per table and the survey made first.
+ * would reject, page by page: a page of keys is read, stamped (`UpdateMultiple` of ≤ 1,000) and
+ * dropped, so memory does not grow with the rows; a table with nothing pending is not read.
+ * Returns the rows stamped per table.
  */
-async function stamp(
+async function stampRows(
   d: Desired,
   c: Clients,
   ctx: HandlerContext,
-  recordedCutoff: string | undefined,
-): Promise<{ companyId: string; stamped: Record<string, number>; before: Survey }> {
-  const failures = new FailureList();
-  const businessUnit = await businessUnitId(d, c, failures);
-  if (!failures.empty) throw new InvalidInputError(RESOURCE, failures.toArray());
-  const before = await survey(d, c, businessUnit, recordedCutoff);
-  const companyId = before.companyId;
-  if (!companyId) {
-    throw new DualWriteError(
-      `Dataverse ${d.dataverseUrl} has no company ${d.companyCode} (cdm_company) yet. Add ${d.companyCode} to the DualWriteConnection's legalEntities (linking a legal entity creates its company in Dataverse) and make this resource depend on the connection.`,
-      "CompanyNotFound",
-    );
-  }
-  for (const line of surveyLines(d, before)) ctx.log(line);
+  companyId: string,
+  s: Survey,
+): Promise<Record<string, number>> {
   const stamped: Record<string, number> = {};
   for (const table of d.tables) stamped[table] = 0;
   for (const table of stampingOrder(d.tables)) {
+    const pending = s.pending[table] ?? NONE;
+    if (pending.rows === 0) continue;
     const column = companyColumnOf(table) ?? "msdyn_company";
     const logicalName = logicalNameOf(table);
     const key = `${logicalName}id`;
-    const refused = before.inspection.refused.get(table);
-    const rows = await c.dataverse.list(table, {
+    ctx.log(`Stamping ${describeRowCount(pending)} ${table} with company ${d.companyCode}`);
+    // The next page starts after the last key of this one (Dataverse's paging cookie), so rows
+    // that leave the filter as they are stamped neither repeat nor push others out.
+    for await (const page of c.dataverse.pages(table, {
       select: [key],
-      filter: selectionFilter(table, before.selection),
-    });
-    const ids = rows
-      .map((r) => r[key])
-      .filter((id): id is string => typeof id === "string" && !refused?.has(id.toLowerCase()));
-    stamped[table] = ids.length;
-    if (ids.length === 0) continue;
-    ctx.log(
-      `Stamping ${ids.length.toLocaleString("en-US")} ${table} with company ${d.companyCode}`,
-    );
-    await c.dataverse.updateMultiple(
-      table,
-      logicalName,
-      ids.map((id) => ({ [key]: id, [`${column}@odata.bind`]: `/cdm_companies(${companyId})` })),
-    );
+      filter: stampFilter(table, s),
+    })) {
+      const ids = page.map((r) => r[key]).filter((id): id is string => typeof id === "string");
+      if (ids.length === 0) continue;
+      await c.dataverse.updateMultiple(
+        table,
+        logicalName,
+        ids.map((id) => ({ [key]: id, [`${column}@odata.bind`]: `/cdm_companies(${companyId})` })),
+      );
+      stamped[table] = (stamped[table] ?? 0) + ids.length;
+    }
   }
-  return { companyId, stamped, before };
-}
-
-/** The bootstrap as observed: its company, what is left to stamp, and the rows it will not take. */
-async function observe(
-  d: Desired,
-  c: Clients,
-  recordedCutoff: string | undefined,
-): Promise<Survey | undefined> {
-  const companyId = (await companyIds(c, [d.companyCode])).get(d.companyCode);
-  if (!companyId) return undefined;
-  const failures = new FailureList();
-  const businessUnit = await businessUnitId(d, c, failures);
-  if (!failures.empty) return undefined;
-  return survey(d, c, businessUnit, recordedCutoff);
+  return stamped;
 }
 
 /** The outputs of what was observed. */
@@ -328,122 +369,151 @@ function observedOutputs(
   s: Survey,
 ): Pick<CompanyBootstrapOutputs, "pendingRows" | "rowProblems" | "selectionCutoff"> {
   return {
-    pendingRows: s.pending,
+    pendingRows: Object.fromEntries(Object.entries(s.pending).map(([t, n]) => [t, n.rows])),
     rowProblems: s.inspection.problems,
     ...(s.selection.cutoff !== undefined && { selectionCutoff: s.selection.cutoff }),
   };
 }
 
-async function run(
-  inputs: CompanyBootstrapInputs,
-  ctx: HandlerContext,
-  recordedCutoff: string | undefined,
-): Promise<CompanyBootstrapOutputs> {
-  const d = validInputs(inputs);
-  const c = ctx.clients(d);
-  const { companyId, stamped, before } = await stamp(d, c, ctx, recordedCutoff);
-  const after = await observe(d, c, before.selection.cutoff);
-  return {
-    ...inputs,
-    companyId,
-    stampedRows: stamped,
-    ...(after ? observedOutputs(after) : { pendingRows: {}, rowProblems: [] }),
-  };
-}
-
 /** The cutoff recorded in the state, unless the declaration's selection changed how it is made. */
-function recordedCutoff(olds: CompanyBootstrapOutputs, news: Desired): string | undefined {
-  if (news.createdBefore !== undefined || news.stampNewRows) return undefined;
+function recordedCutoff(
+  olds: Partial<CompanyBootstrapOutputs> | undefined,
+  news: Desired,
+): string | undefined {
+  if (olds === undefined || news.createdBefore !== undefined || news.stampNewRows) return undefined;
   return olds.createdBefore === undefined && olds.stampNewRows !== true
     ? olds.selectionCutoff
     : undefined;
 }
 
-/** CompanyBootstrap's lifecycle. */
-export const companyBootstrapLifecycle: Lifecycle<CompanyBootstrapInputs, CompanyBootstrapOutputs> =
-  {
-    resource: RESOURCE,
+/** What `verify` passes on to `converge`. */
+interface Prepared {
+  /** The declared business unit's id (undefined: every business unit). */
+  readonly businessUnit: string | undefined;
+}
 
-    async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
-      const olds = oldInputs as Readonly<Record<string, unknown>>;
-      const news = newInputs as Readonly<Record<string, unknown>>;
-      const { list, unknown } = pureCheck(news);
-      if (!list.empty || unknown.size > 0) return list.toArray();
-      const inputs = news as unknown as CompanyBootstrapInputs;
-      const previous = olds as Partial<CompanyBootstrapInputs>;
-      if (
-        previous.companyCode !== undefined &&
-        DECLARED.every((k) => deepEqual(previous[k], inputs[k]))
-      )
-        return [];
-      const d = desired(inputs);
-      const c = ctx.clients(d);
-      const businessUnit = await businessUnitId(d, c, list);
-      if (list.empty) {
-        // The preview of a new (or changed) bootstrap shows what it would stamp, and what it would not.
-        const s = await survey(d, c, businessUnit, undefined);
-        ctx.log(
-          `CompanyBootstrap ${d.companyCode}: ${total(s.pending) === 0 ? "no rows to stamp" : `would stamp ${describeCounts(s.pending)} (exact counts)`}`,
-        );
-        for (const line of surveyLines(d, s)) ctx.log(line);
-      }
-      return list.toArray();
+/** CompanyBootstrap, said once (`common/spec.ts`). */
+export const companyBootstrapSpec: ResourceSpec<
+  CompanyBootstrapInputs,
+  CompanyBootstrapOutputs,
+  Desired,
+  Found,
+  Prepared
+> = {
+  resource: RESOURCE,
+  schemas: companyBootstrapSchemas,
+  crossCheck,
+  references: {
+    connection: {
+      target: "DualWriteConnection",
+      inputs: ["financeOperationsUrl", "dataverseUrl", "connectionLegalEntities"],
     },
+  },
+  // From the connection's declaration; unknown only while the connection is updated, which says
+  // nothing about this bootstrap.
+  settled: ["connectionLegalEntities"],
+  declared: DECLARED,
+  resolved: [],
+  identity: ["financeOperationsUrl", "dataverseUrl", "companyCode"],
+  // Another company or environment is another bootstrap.
+  replaceOnChange: {
+    companyCode: sameCode,
+    financeOperationsUrl: sameEnvironment,
+    dataverseUrl: sameEnvironment,
+  },
+  deleteBeforeReplace: false,
+  before: "before rows are stamped",
+  cleanup: "forget",
+  desired,
+  describe: (d) =>
+    `the rows of ${d.tables.join(", ")} without a company in Dataverse ${d.dataverseUrl} (company ${d.companyCode})`,
+  claimKey: (d) => `bootstrap:${d.dataverseUrl.toLowerCase()}/${d.companyCode}`,
 
-    async diff(_id, olds, news, ctx): Promise<DiffOutcome> {
-      const replaces = replacedProperties(REPLACE_ON_CHANGE, olds, news);
-      if (replaces.length > 0)
-        return {
-          changes: true,
-          replaces,
-          reasons: replaces.map((k) => `${k} changes`),
-        };
-      const reasons = diffDeclared<CompanyBootstrapInputs>(olds, news, DECLARED, []).changed.map(
-        (k) => `${k} changes`,
+  async verify(d, ctx, failures, how) {
+    // A preview with inputs not known yet reads nothing: `up` checks them.
+    if (how.unknown.size > 0) return undefined;
+    const c = ctx.clients(d);
+    const businessUnit = await businessUnitId(d, c, failures, how.phase !== "check");
+    if (!failures.empty) return undefined;
+    if (how.phase === "check") {
+      // The preview of a new (or changed) bootstrap shows what it would stamp, and what it would not.
+      const companyId = (await companyIds(c, [d.companyCode])).get(d.companyCode);
+      const s = await survey(d, c, businessUnit, companyId, undefined, "capped");
+      ctx.log(
+        `CompanyBootstrap ${d.companyCode}: ${total(s.pending) === 0 ? "no rows to stamp" : `would stamp ${describeCounts(s.pending)}`}`,
       );
-      const d = desired(news);
-      const observed = await observe(d, ctx.clients(d), recordedCutoff(olds, d));
-      if (!observed) {
-        reasons.push(`company ${d.companyCode} no longer exists in Dataverse`);
-        return { changes: true, replaces: [], reasons };
-      }
-      if (total(observed.pending) > 0) {
-        reasons.push(
-          `${describeCounts(observed.pending)} have no company and would be stamped with ${d.companyCode} (exact counts)`,
-        );
-      }
-      const changes = reasons.length > 0;
-      // What it would not take, and rows made after it ran: said, but no change of their own.
-      return { changes, replaces: [], reasons: [...reasons, ...surveyLines(d, observed)] };
-    },
+      for (const line of surveyLines(d, s)) ctx.log(line);
+    }
+    return { businessUnit };
+  },
 
-    async create(inputs, ctx) {
-      const outs = await run(inputs, ctx, undefined);
-      return { id: outs.companyId, outs };
-    },
+  find: (d, ctx, fresh) => locate(d, ctx.clients(d), fresh),
 
-    async read(id, props, ctx): Promise<ReadOutcome<CompanyBootstrapOutputs>> {
-      const d = desired(props);
-      const observed = await observe(d, ctx.clients(d), recordedCutoff(props, d));
-      return observed
-        ? {
-            id,
-            props: {
-              ...props,
-              companyId: observed.companyId ?? props.companyId,
-              ...observedOutputs(observed),
-            },
-          }
-        : undefined;
-    },
+  async absent(d, ctx) {
+    const c = ctx.clients(d);
+    return (await companyIds(c, [d.companyCode])).has(d.companyCode)
+      ? `business unit ${JSON.stringify(d.owningBusinessUnit)} no longer exists in Dataverse ${d.dataverseUrl}`
+      : `company ${d.companyCode} no longer exists in Dataverse`;
+  },
 
-    async update(_id, olds, news, ctx) {
-      return run(news, ctx, recordedCutoff(olds, desired(news)));
-    },
+  // Stamps are business data, made or not by whoever: a bootstrap never takes anything over.
+  isLive: () => false,
 
-    delete(_id, props, ctx) {
-      // The stamp is part of the business rows and the lookup is read-only once saved; nothing to undo.
-      ctx.log(`CompanyBootstrap ${props.companyCode}: forgotten; stamped rows keep their company`);
-      return Promise.resolve();
-    },
-  };
+  async plan(d, found, _ctx, previous): Promise<PlannedChange[]> {
+    const s = await found.survey(recordedCutoff(previous, d), "capped");
+    if (total(s.pending) === 0) return [];
+    return [
+      {
+        property: "tables",
+        effect: `${describeCounts(s.pending)} have no company and would be stamped with ${d.companyCode}`,
+        disruptive: false,
+      },
+    ];
+  },
+
+  // What it would not take, and rows made after it ran: said, but no change of their own.
+  async remarks(d, found, _ctx, previous) {
+    return surveyLines(d, await found.survey(recordedCutoff(previous, d), "capped"));
+  },
+
+  async converge(d, _pre, ctx, how) {
+    const c = ctx.clients(d);
+    const found = how.found ?? (await locate(d, c, true));
+    if (!found) {
+      throw new DualWriteError(
+        `Dataverse ${d.dataverseUrl} has no company ${d.companyCode} (cdm_company) yet. Add ${d.companyCode} to the DualWriteConnection's legalEntities (linking a legal entity creates its company in Dataverse) and make this resource depend on the connection.`,
+        "CompanyNotFound",
+      );
+    }
+    const before = await found.survey(recordedCutoff(how.previous, d), "capped");
+    for (const line of surveyLines(d, before)) ctx.log(line);
+    const stampedRows = await stampRows(d, c, ctx, found.companyId, before);
+    const after = await survey(
+      d,
+      c,
+      found.businessUnit,
+      found.companyId,
+      before.selection.cutoff,
+      "exact",
+    );
+    return {
+      id: found.companyId,
+      outs: { companyId: found.companyId, stampedRows, ...observedOutputs(after) },
+    };
+  },
+
+  async observe(d, found, _ctx, props) {
+    const s = await found.survey(recordedCutoff(props, d), "exact");
+    return { companyId: found.companyId, ...observedOutputs(s) };
+  },
+
+  release(d, _props, ctx) {
+    // The stamp is part of the business rows and the lookup is read-only once saved; nothing to undo.
+    ctx.log(`CompanyBootstrap ${d.companyCode}: forgotten; stamped rows keep their company`);
+    return Promise.resolve();
+  },
+};
+
+/** CompanyBootstrap's lifecycle, derived from its spec. */
+export const companyBootstrapLifecycle: Lifecycle<CompanyBootstrapInputs, CompanyBootstrapOutputs> =
+  lifecycleOf(companyBootstrapSpec);

@@ -12,6 +12,7 @@ import {
   type PropertySchemas,
 } from "../common/check";
 import type { RowProblem } from "./eligibility";
+import type { Ownership } from "../common/spec";
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 import { companyColumnOf, companyTables } from "../common/companies";
@@ -52,6 +53,11 @@ export interface CompanyBootstrapOutputs extends CompanyBootstrapInputs {
   readonly selectionCutoff?: string;
   /** Rows of the selection that dual-write would not take, per table and reason. */
   readonly rowProblems: RowProblem[];
+  /**
+   * Always `created`: a bootstrap never takes anything over (stamps are business data, and its
+   * delete writes nothing). Absent in a state written before ownership was recorded.
+   */
+  readonly ownership?: Ownership;
 }
 
 /** The tables stamped when none are declared. */

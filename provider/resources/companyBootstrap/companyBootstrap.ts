@@ -13,6 +13,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicProvider } from "../../dynamic/adapter";
 import type { DualWriteConnection } from "../dualWriteConnection/dualWriteConnection";
+import type { Ownership } from "../common/spec";
 import type { RowProblem } from "./eligibility";
 
 /** The inputs of a {@link CompanyBootstrap}. */
@@ -82,6 +83,8 @@ export class CompanyBootstrap extends pulumi.dynamic.Resource {
   declare readonly selectionCutoff: pulumi.Output<string | undefined>;
   /** Rows of the selection dual-write would not take: table, reason, count, first keys. */
   declare readonly rowProblems: pulumi.Output<RowProblem[]>;
+  /** `created`: a bootstrap never takes anything over, and its delete writes nothing. */
+  declare readonly ownership: pulumi.Output<Ownership>;
 
   /**
    * The legal entities the connection declares (taken from `connection`; `companyCode` must be
@@ -112,6 +115,7 @@ export class CompanyBootstrap extends pulumi.dynamic.Resource {
         pendingRows: undefined,
         selectionCutoff: undefined,
         rowProblems: undefined,
+        ownership: undefined,
       },
       opts,
       "dualwrite",

@@ -33,7 +33,7 @@
  * (below); the source filter is read from the gateway once the map exists on the link (before
  * that it is not known, and the preview says so).
  */
-import type { Row } from "../../clients/dataverse";
+import { describeRowCount, type RowCount } from "../../clients/dataverse";
 import type { GatewayMap } from "../../clients/gateway";
 import { columnText, companyColumnOf, logicalNameOf } from "../common/companies";
 import type { Clients } from "../common/handler";
@@ -113,6 +113,11 @@ export interface RowProblem {
   /** A sentence naming the lookup or filter, e.g. "Customer group is empty; F&O requires it". */
   readonly detail: string;
   readonly count: number;
+  /**
+   * Set when `count` is a lower bound: Dataverse counts up to 5,000 rows in one request, and
+   * whether 5,000 or 200,000 rows would be rejected decides nothing that "at least 5,000" does not.
+   */
+  readonly atLeast?: boolean;
   /** The first few rows' keys (their integration key, else their id). */
   readonly firstKeys: string[];
   /** Whether the bootstrap stamps them anyway (rows its map never syncs). */
@@ -166,24 +171,42 @@ export async function newestRowTime(
   c: Clients,
   tables: readonly string[],
 ): Promise<string | undefined> {
+  // One request per table, all at once.
+  const times = await Promise.all(
+    tables.map(async (table) => {
+      const [row] = await c.dataverse.list(table, {
+        select: ["createdon"],
+        orderby: "createdon desc",
+        top: 1,
+        pageSize: 1,
+      });
+      return row ? columnText(row, "createdon") : "";
+    }),
+  );
   let newest: string | undefined;
-  for (const table of tables) {
-    const [row] = await c.dataverse.list(table, {
-      select: ["createdon"],
-      orderby: "createdon desc",
-      top: 1,
-      pageSize: 1,
-    });
-    const at = row ? columnText(row, "createdon") : "";
+  for (const at of times)
     if (at !== "" && (newest === undefined || Date.parse(at) > Date.parse(newest))) newest = at;
-  }
   return newest;
+}
+
+/** What {@link inspect} found for one table of a bootstrap. */
+export interface TableInspection {
+  /**
+   * The rows of the selection that would be refused (never stamped), as an OData filter to
+   * leave out of the stamp (`<selection> and not (<refused>)`); undefined when none are.
+   */
+  readonly refused: string | undefined;
+  readonly problems: RowProblem[];
+  /** Set when the table's map runs and rows are selected: stamping live-syncs each of them. */
+  readonly liveSync: string | undefined;
+  /** Whether the table's map's source filter is not known yet (no map on the link). */
+  readonly filterUnknown: boolean;
 }
 
 /** What {@link inspect} found for one bootstrap. */
 export interface Inspection {
-  /** Per table, the rows of the selection that would be refused (never stamped), by id. */
-  readonly refused: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per table, the OData filter of the rows of the selection that would be refused. */
+  readonly refused: ReadonlyMap<string, string>;
   readonly problems: RowProblem[];
   /** One line per table whose map runs: stamping its rows live-syncs each of them. */
   readonly liveSync: string[];
@@ -191,161 +214,212 @@ export interface Inspection {
   readonly filterUnknown: string[];
 }
 
+/** What {@link inspect} needs besides the client. */
+export interface InspectionInput {
+  readonly tables: readonly string[];
+  readonly selection: Selection;
+  readonly company: { readonly code: string; readonly id: string | undefined };
+  /** The link's maps; undefined before the link exists. */
+  readonly maps: readonly GatewayMap[] | undefined;
+  /** Per table, how many rows the selection holds; a table with none is not read. */
+  readonly selected: ReadonlyMap<string, RowCount>;
+}
+
 /**
- * Reads the selection of every declared table and finds the rows dual-write would reject
- * (reads only). `companyId` is the bootstrap's company; `maps` the link's maps (undefined before
- * the link exists).
+ * Finds the rows of the selection that dual-write would reject (reads only), table by table and
+ * concurrently; a table whose selection is empty costs nothing. Rows are never read to be
+ * counted: each report is one request for its count (up to 5,000, else "at least 5,000") and
+ * first keys (`sample`), and the rows to leave out of the stamp are kept as a filter, not as ids,
+ * so that memory does not grow with them.
  */
-export async function inspect(
-  c: Clients,
-  tables: readonly string[],
-  selection: Selection,
-  company: { readonly code: string; readonly id: string | undefined },
-  maps: readonly GatewayMap[] | undefined,
-): Promise<Inspection> {
-  const companyId = company.id;
-  const companyCode = company.code;
-  const refused = new Map<string, Set<string>>();
-  const problems: RowProblem[] = [];
-  const liveSync: string[] = [];
-  const filterUnknown: string[] = [];
-  for (const table of tables) {
-    const rule = RULES[table];
-    const S = selectionFilter(table, selection);
-    const id = `${logicalNameOf(table)}id`;
-    const key = rule?.keyColumn;
-    const map = rule && maps ? findMap(maps, rule.map) : undefined;
-    if (map && map.state === MapState.Running) {
-      const n = await c.dataverse.count(table, S);
-      if (n > 0)
-        liveSync.push(
-          `${rule?.map} is ${stateName(map.state)}: stamping ${n.toLocaleString("en-US")} ${table} live-syncs each of them to F&O as it is stamped`,
-        );
+export async function inspect(c: Clients, input: InspectionInput): Promise<Inspection> {
+  const targets = new Map<string, Promise<LookupTargets>>();
+  // Tables share the targets of a lookup (accounts and contacts both look up customer groups).
+  const targetsOf = (lookup: LookupRule, companyId: string): Promise<LookupTargets> => {
+    let found = targets.get(lookup.target);
+    if (!found) {
+      found = lookupTargets(c, lookup, input, companyId);
+      targets.set(lookup.target, found);
     }
-    if (!rule) continue;
-    // The map's Dataverse filter, from the gateway once the map has a project.
-    let sourceFilter: string | undefined;
-    if (map?.pid) {
-      const legs = (await c.gateway.fieldMappings(map.pid)).legs;
-      sourceFilter = legs.map((l) => l.reversedSourceFilter).find((f) => f !== "") ?? "";
-    } else filterUnknown.push(table);
-    const synced = sourceFilter ? `${S} and (${sourceFilter})` : S;
-    const report = async (
-      filter: string,
-      reason: ProblemReason,
-      detail: string,
-      stamped: boolean,
-    ): Promise<void> => {
-      const rows: Row[] = await c.dataverse.list(table, {
-        select: [id, ...(key ? [key] : [])],
-        filter,
-      });
-      if (rows.length === 0) return;
-      if (!stamped) {
-        const set = refused.get(table) ?? new Set<string>();
-        for (const r of rows) set.add(columnText(r, id).toLowerCase());
-        refused.set(table, set);
-      }
-      problems.push({
+    return found;
+  };
+  const tables = await Promise.all(
+    input.tables.map((table) => inspectTable(c, table, input, targetsOf)),
+  );
+  const refused = new Map<string, string>();
+  input.tables.forEach((table, i) => {
+    const r = tables[i]?.refused;
+    if (r !== undefined) refused.set(table, r);
+  });
+  return {
+    refused,
+    problems: merge(tables.flatMap((t) => t.problems)),
+    liveSync: tables.flatMap((t) => (t.liveSync ? [t.liveSync] : [])),
+    filterUnknown: input.tables.filter((_, i) => tables[i]?.filterUnknown),
+  };
+}
+
+async function inspectTable(
+  c: Clients,
+  table: string,
+  input: InspectionInput,
+  targetsOf: (lookup: LookupRule, companyId: string) => Promise<LookupTargets>,
+): Promise<TableInspection> {
+  const rule = RULES[table];
+  const map = rule && input.maps ? findMap(input.maps, rule.map) : undefined;
+  const selected = input.selected.get(table);
+  // Nothing selected: nothing to report, and nothing unknown worth saying.
+  const none: TableInspection = {
+    refused: undefined,
+    problems: [],
+    liveSync: undefined,
+    filterUnknown: false,
+  };
+  if (!rule || selected === undefined || selected.rows === 0) return none;
+  const S = selectionFilter(table, input.selection);
+  const id = `${logicalNameOf(table)}id`;
+  const key = rule.keyColumn;
+  const liveSync =
+    map && map.state === MapState.Running
+      ? `${rule.map} is ${stateName(map.state)}: stamping ${describeRowCount(selected)} ${table} live-syncs each of them to F&O as it is stamped`
+      : undefined;
+  // The map's Dataverse filter, from the gateway once the map has a project.
+  let sourceFilter: string | undefined;
+  if (map?.pid) {
+    const legs = (await c.gateway.fieldMappings(map.pid)).legs;
+    sourceFilter = legs.map((l) => l.reversedSourceFilter).find((f) => f !== "") ?? "";
+  }
+  /** `clause` limited to the rows the map syncs. */
+  const synced = (clause: string): string =>
+    sourceFilter ? `(${sourceFilter}) and ${clause}` : clause;
+  /** The rows of the selection that match `clause`, as a problem (or nothing when none do). */
+  const report = async (
+    clause: string,
+    reason: ProblemReason,
+    detail: string,
+    stamped: boolean,
+  ): Promise<{ problem: RowProblem; clause: string } | undefined> => {
+    const filter = `${S} and ${clause}`;
+    const sample = await c.dataverse.sample(table, { select: [id, key], filter, top: FIRST_KEYS });
+    if (sample.count.rows === 0) return undefined;
+    const count = sample.count;
+    return {
+      clause,
+      problem: {
         table,
         reason,
         detail,
-        count: rows.length,
-        firstKeys: rows
-          .slice(0, FIRST_KEYS)
-          .map((r) => (key && columnText(r, key)) || columnText(r, id)),
+        count: count.rows,
+        ...(!count.exact && { atLeast: true }),
+        firstKeys: sample.rows.map((r) => columnText(r, key) || columnText(r, id)),
         stamped,
-      });
+      },
     };
-    if (sourceFilter)
-      await report(
-        `${S} and not (${sourceFilter})`,
+  };
+  const reports: Promise<{ problem: RowProblem; clause: string } | undefined>[] = [];
+  if (sourceFilter)
+    reports.push(
+      report(
+        `not (${sourceFilter})`,
         "outsideSourceFilter",
         `outside the map's source filter (${sourceFilter}): ${rule.map} never syncs them`,
         true,
-      );
-    for (const lookup of rule.lookups) {
-      if (lookup.required)
-        await report(
-          `${synced} and _${lookup.nav}_value eq null`,
+      ),
+    );
+  const companyId = input.company.id;
+  const companyCode = input.company.code;
+  for (const lookup of rule.lookups) {
+    if (lookup.required)
+      reports.push(
+        report(
+          synced(`_${lookup.nav}_value eq null`),
           "missingValue",
           `${lookup.label} is empty; F&O requires it ("Field '${lookup.label}' must be filled in.")`,
           false,
-        );
-      if (!lookup.companyScoped || companyId === undefined) continue;
-      const targets = await lookupTargets(c, lookup, tables, selection, companyId, companyCode);
-      for (const [reason, ids, detail] of [
-        [
-          "otherCompany",
-          targets.otherCompany,
-          `${lookup.label} is a row of another company, and F&O has no ${lookup.label.toLowerCase()} of that key in ${companyCode} ("The value … in field '${lookup.label}' is not found in the related table")`,
-        ],
-        [
-          "notStamped",
-          targets.notStamped,
-          `${lookup.label} is a row without a company that F&O does not have in ${companyCode} and that this bootstrap does not stamp (add ${lookup.target} to tables, or bootstrap it first)`,
-        ],
-      ] as const) {
-        for (let i = 0; i < ids.length; i += IDS_PER_FILTER) {
-          const chunk = ids.slice(i, i + IDS_PER_FILTER);
-          await report(
-            `${synced} and (${chunk.map((v) => `_${lookup.nav}_value eq ${v}`).join(" or ")})`,
+        ),
+      );
+    if (!lookup.companyScoped || companyId === undefined) continue;
+    const found = await targetsOf(lookup, companyId);
+    for (const [reason, ids, detail] of [
+      [
+        "otherCompany",
+        found.otherCompany,
+        `${lookup.label} is a row of another company, and F&O has no ${lookup.label.toLowerCase()} of that key in ${companyCode} ("The value … in field '${lookup.label}' is not found in the related table")`,
+      ],
+      [
+        "notStamped",
+        found.notStamped,
+        `${lookup.label} is a row without a company that F&O does not have in ${companyCode} and that this bootstrap does not stamp (add ${lookup.target} to tables, or bootstrap it first)`,
+      ],
+    ] as const) {
+      for (let i = 0; i < ids.length; i += IDS_PER_FILTER) {
+        const chunk = ids.slice(i, i + IDS_PER_FILTER);
+        reports.push(
+          report(
+            synced(`(${chunk.map((v) => `_${lookup.nav}_value eq ${v}`).join(" or ")})`),
             reason,
             detail,
             false,
-          );
-        }
+          ),
+        );
       }
     }
   }
-  return { refused, problems: merge(problems), liveSync, filterUnknown };
+  const found = (await Promise.all(reports)).filter((r) => r !== undefined);
+  const refused = found.filter((r) => !r.problem.stamped).map((r) => `(${r.clause})`);
+  return {
+    refused: refused.length > 0 ? refused.join(" or ") : undefined,
+    problems: found.map((r) => r.problem),
+    liveSync,
+    filterUnknown: !map?.pid,
+  };
+}
+
+/** The rows a lookup may point at that F&O would not resolve for the company, by whose they are. */
+interface LookupTargets {
+  readonly otherCompany: string[];
+  readonly notStamped: string[];
 }
 
 /**
  * The rows a lookup may point at that F&O would not resolve for the company: their key is not
- * among F&O's rows of the company, and this bootstrap does not stamp them first. Sorted by whose
- * they are: another company's, or nobody's.
+ * among F&O's rows of the company, and this bootstrap does not stamp them first. Only rows that
+ * may be such are read — of another company or of none, and outside what this bootstrap stamps
+ * — and F&O is asked only when there are any.
  */
 async function lookupTargets(
   c: Clients,
   lookup: LookupRule,
-  tables: readonly string[],
-  selection: Selection,
+  input: InspectionInput,
   companyId: string,
-  companyCode: string,
-): Promise<{ otherCompany: string[]; notStamped: string[] }> {
+): Promise<LookupTargets> {
   const id = `${logicalNameOf(lookup.target)}id`;
-  const column = companyColumnOf(lookup.target) ?? "msdyn_company";
+  const column = `_${companyColumnOf(lookup.target) ?? "msdyn_company"}_value`;
+  // Dataverse's `ne` leaves out rows whose value is null: those are asked for by name.
+  const candidates = [`(${column} eq null or ${column} ne ${companyId})`];
+  // Targets without a company that this bootstrap stamps (first) become this company's.
+  if (input.tables.includes(lookup.target))
+    candidates.push(`not (${selectionFilter(lookup.target, input.selection)})`);
   const rows = await c.dataverse.list(lookup.target, {
-    select: [id, lookup.targetKeyColumn, `_${column}_value`],
+    select: [id, lookup.targetKeyColumn, column],
+    filter: candidates.join(" and "),
   });
+  const otherCompany: string[] = [];
+  const notStamped: string[] = [];
+  if (rows.length === 0) return { otherCompany, notStamped };
   const inFno = new Set(
     (
       await c.fno.list(lookup.fnoEntitySet, {
-        dataAreaId: companyCode,
+        dataAreaId: input.company.code,
         select: [lookup.fnoKeyField],
       })
     ).map((r) => columnText(r, lookup.fnoKeyField).toUpperCase()),
   );
-  // Targets without a company that this bootstrap stamps (first) become this company's.
-  const stampedHere = tables.includes(lookup.target)
-    ? new Set(
-        (
-          await c.dataverse.list(lookup.target, {
-            select: [id],
-            filter: selectionFilter(lookup.target, selection),
-          })
-        ).map((r) => columnText(r, id).toLowerCase()),
-      )
-    : new Set<string>();
-  const otherCompany: string[] = [];
-  const notStamped: string[] = [];
   for (const r of rows) {
-    const rowId = columnText(r, id);
-    const company = columnText(r, `_${column}_value`).toLowerCase();
-    if (company === companyId.toLowerCase() || stampedHere.has(rowId.toLowerCase())) continue;
+    const company = columnText(r, column).toLowerCase();
+    if (company === companyId.toLowerCase()) continue;
     if (inFno.has(columnText(r, lookup.targetKeyColumn).toUpperCase())) continue;
-    (company === "" ? notStamped : otherCompany).push(rowId);
+    (company === "" ? notStamped : otherCompany).push(columnText(r, id));
   }
   return { otherCompany, notStamped };
 }
@@ -361,6 +435,7 @@ function merge(problems: readonly RowProblem[]): RowProblem[] {
       out[same] = {
         ...prior,
         count: prior.count + p.count,
+        ...((prior.atLeast || p.atLeast) && { atLeast: true }),
         firstKeys: [...prior.firstKeys, ...p.firstKeys].slice(0, FIRST_KEYS),
       };
   }
@@ -369,5 +444,5 @@ function merge(problems: readonly RowProblem[]): RowProblem[] {
 
 /** "2 accounts: Customer group is empty; … (first: US-900, US-901)" */
 export function describeProblem(p: RowProblem): string {
-  return `${p.count.toLocaleString("en-US")} ${p.table} ${p.stamped ? "will be stamped but not synced" : "would be rejected by dual-write and are left without a company"}: ${p.detail} (first: ${p.firstKeys.join(", ")})`;
+  return `${p.atLeast ? "at least " : ""}${p.count.toLocaleString("en-US")} ${p.table} ${p.stamped ? "will be stamped but not synced" : "would be rejected by dual-write and are left without a company"}: ${p.detail} (first: ${p.firstKeys.join(", ")})`;
 }
