@@ -96,6 +96,13 @@ describe("InitialSyncRun (provider, emulator)", () => {
           .to.match(/600,0\d\d CustomerGroups rows in USMF/)
           .and.to.match(/500,000/)
           .and.to.match(/initial sync skipped/);
+        // The same for a run that replaces a recorded one (another map): a new run, checked as one.
+        const replacing = await run.check(
+          { ...inputs(ACCOUNTS, { legalEntities: ["USMF"] }) },
+          { ...inputs(GROUPS, { legalEntities: ["USMF"] }) },
+          h.ctx(),
+        );
+        expect(replacing.map((f) => f.property)).to.deep.equal(["mapName"]);
         expect(await h.writesSince(mark)).to.deep.equal([]);
       } finally {
         await setBulkRows("fno", "CustomerGroups", "USMF", 0);
@@ -242,7 +249,9 @@ describe("InitialSyncRun (provider, emulator)", () => {
       // An update, not a replacement: the update knows the run it recorded, so a job that an
       // interrupted `up` started for the new trigger is adopted rather than run twice.
       expect(again).to.deep.include({ changes: true, replaces: [] });
-      expect(again.reasons).to.deep.equal(["trigger changes: the initial sync runs again"]);
+      expect(again.reasons).to.deep.equal([
+        'trigger changes from (not set) to "2026-11-25": the initial sync runs again',
+      ]);
       // Another map is another run.
       const other = await run.diff(
         accounts.requestId,
