@@ -210,6 +210,10 @@ describe("InitialSyncRun (provider, emulator)", () => {
         ["USMF", "Succeeded"],
       ]);
       expect(groups.measuredCounts.financeOperations.USMF).to.be.greaterThan(0);
+      // A run is history (`spec.ts`): whether its job was started or adopted is `adopted`; it
+      // records no ownership, as its delete only forgets it.
+      expect(groups.adopted).to.equal(false);
+      expect(groups).to.not.have.property("ownership");
       // The groups map runs (a prerequisite of accounts): it is stopped ("4"), its tables are
       // refreshed, and the initial sync is started once ("1", skipInitialSync false), then polled.
       const writes = (await h.writesSince(mark)).map((w) =>
