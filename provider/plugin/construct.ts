@@ -21,7 +21,10 @@ import { tokenOf } from "./adapter";
 /** The schema's output property names of a resource kind (they become the resource's fields). */
 export type OutputNames = (kind: ResourceKind) => readonly string[];
 
-/** Inputs that decide which resources the component makes: they must be known when it runs. */
+/**
+ * Inputs that decide which resources the component makes, and the settings it passes on to them
+ * (validated at construction): they must be known when it runs.
+ */
 const PLAN_INPUTS = [
   "scenario",
   "legalEntities",
@@ -31,6 +34,10 @@ const PLAN_INPUTS = [
   "skipInitialWritesForNewLegalEntities",
   "forceReset",
   "initialSyncTrigger",
+  "waitForCompletion",
+  "timeouts",
+  "onDelete",
+  "adoptWithChanges",
 ] as const;
 
 /** A plugin resource: its outputs are declared (undefined) so the SDK fills them in. */
@@ -113,7 +120,7 @@ export function constructComponent(
       new Error(
         `DualWriteScenario ${name}: ${computed.join(", ")} must be known when the program runs ` +
           "(plain values, not secrets or other resources' outputs): they decide which resources " +
-          "the component makes.",
+          "the component makes, and with which settings.",
       ),
     );
   }

@@ -20,6 +20,8 @@ import {
   type EntityMapBindingArgs,
 } from "../resources/entityMapBinding/entityMapBinding";
 import type { DesiredState } from "../resources/entityMapBinding/entityMapBinding.schema";
+import type { OnDelete } from "../resources/common/spec";
+import type { ResourceTimeouts } from "../resources/common/timeouts";
 import type {
   LegalEntityRunResult,
   Master,
@@ -103,6 +105,34 @@ export interface DualWriteScenarioArgs {
   forceReset?: boolean;
   /** Any text; changing it runs every initial sync again. */
   initialSyncTrigger?: string;
+  /**
+   * Wait until each initial sync ends (`true`), or let `up` return once it has started — for CI
+   * runners with a time limit: the next `pulumi up` or `pulumi refresh` collects the results. It
+   * applies to the maps no other map of the scenario needs: a map whose data another map looks up
+   * (e.g. customer groups for accounts) is still waited for, as that map's start needs the data.
+   * @default true
+   */
+  waitForCompletion?: boolean;
+  /**
+   * How long each create, update or delete of the connection and of each map binding may wait,
+   * e.g. `{ create: "6h" }` (`customTimeouts` do not reach the dynamic resources). A wait that runs
+   * out leaves the gateway's work running; the next `up` adopts it.
+   * @default the built-in limits (30 min for a link change, 15 min per map action, 24 h for an initial sync)
+   */
+  timeouts?: ResourceTimeouts;
+  /**
+   * What destroying the component does: `reset` the link (its maps are stopped first, and no
+   * business data is deleted) or `leave` the link and its maps as they are.
+   * @default by ownership, per resource: what the component made is reset or stopped, what it adopted is left
+   */
+  onDelete?: OnDelete<"reset">;
+  /**
+   * When the link or a map exists already, the component adopts it; where the declaration differs
+   * from what runs (legal entities not declared, another map version or keys), preview refuses
+   * the change, naming it. Set this to accept such changes on the connection and every binding.
+   * @default false
+   */
+  adoptWithChanges?: boolean;
 }
 
 /**
@@ -239,6 +269,10 @@ export function buildScenario<
     skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
     forceReset: args.forceReset,
     initialSyncTrigger: args.initialSyncTrigger,
+    waitForCompletion: args.waitForCompletion,
+    timeouts: args.timeouts,
+    onDelete: args.onDelete,
+    adoptWithChanges: args.adoptWithChanges,
   };
   const problems = validateDeclaration(declaration);
   if (problems.length > 0) {
@@ -249,6 +283,11 @@ export function buildScenario<
   }
   const plan = planScenario(declaration as ScenarioDeclaration);
   const child = { parent };
+  // What every resource that waits, or adopts, takes from the component as it is.
+  const common = {
+    ...(args.timeouts !== undefined && { timeouts: { ...args.timeouts } }),
+    ...(args.adoptWithChanges !== undefined && { adoptWithChanges: args.adoptWithChanges }),
+  };
 
   const connection = children.connection(
     name,
@@ -264,9 +303,13 @@ export function buildScenario<
         skipInitialWritesForNewLegalEntities: args.skipInitialWritesForNewLegalEntities,
       }),
       ...(args.forceReset !== undefined && { forceReset: args.forceReset }),
+      ...(args.onDelete !== undefined && { onDelete: args.onDelete }),
+      ...common,
     },
     child,
   );
+  // A link reset has its maps stopped first; a link left as it is keeps its maps running.
+  const mapOnDelete = args.onDelete && (args.onDelete === "reset" ? "stop" : "leave");
 
   const bootstraps: Record<string, B> = {};
   for (const b of plan.bootstraps) {
@@ -308,8 +351,11 @@ export function buildScenario<
               legalEntities: [...m.initialSync.legalEntities],
             }),
             ...(args.initialSyncTrigger !== undefined && { trigger: args.initialSyncTrigger }),
+            ...(m.initialSync.waitForCompletion === false && { waitForCompletion: false }),
           },
         }),
+        ...(mapOnDelete !== undefined && { onDelete: mapOnDelete }),
+        ...common,
       },
       {
         parent,

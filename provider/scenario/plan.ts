@@ -27,6 +27,8 @@ import {
   type DesiredState,
 } from "../resources/entityMapBinding/entityMapBinding.schema";
 import { companyBootstrapSchemas } from "../resources/companyBootstrap/companyBootstrap.schema";
+import { adoptWithChangesSchema, onDeleteSchema, type OnDelete } from "../resources/common/spec";
+import { timeoutsSchema, type ResourceTimeouts } from "../resources/common/timeouts";
 import { MASTERS, type Master } from "../resources/initialSyncRun/initialSyncRun.schema";
 import { knownPrerequisites } from "./catalog";
 import {
@@ -71,6 +73,17 @@ export interface ScenarioDeclaration {
   readonly skipInitialWritesForNewLegalEntities?: boolean;
   readonly forceReset?: boolean;
   readonly initialSyncTrigger?: string;
+  /**
+   * `false`: `up` returns once an initial sync has started, for the maps no other map of the plan
+   * needs (a map whose data others look up is still waited for: their starts need it there).
+   */
+  readonly waitForCompletion?: boolean;
+  /** The `timeouts` of the resources that wait (the connection and every binding). */
+  readonly timeouts?: ResourceTimeouts;
+  /** What destroying does: `reset` the link (its maps stopped), or `leave` link and maps. */
+  readonly onDelete?: OnDelete<"reset">;
+  /** Accept what adopting an existing link or running map would change (connection and bindings). */
+  readonly adoptWithChanges?: boolean;
 }
 
 /** A map of the plan. */
@@ -87,9 +100,14 @@ export interface PlannedMap {
   /**
    * The map's start is its initial sync, with this master (its binding's `initialSync`); the
    * binding waits until the map leaves InitialSync, so the maps that need it start after its
-   * data is there (DWMapEngine.cs:1182-1297).
+   * data is there (DWMapEngine.cs:1182-1297). `waitForCompletion: false` (the declaration's, for
+   * a map no other map of the plan needs): the binding returns once the sync has started.
    */
-  readonly initialSync?: { readonly master: Master; readonly legalEntities?: readonly string[] };
+  readonly initialSync?: {
+    readonly master: Master;
+    readonly legalEntities?: readonly string[];
+    readonly waitForCompletion?: false;
+  };
 }
 
 /** A bootstrap of the plan. */
@@ -161,6 +179,10 @@ const declarationSchemas = {
     "any text; change it to run the initial syncs again",
     "2026-11-24",
   ).optional(),
+  waitForCompletion: bool.optional(),
+  timeouts: timeoutsSchema,
+  onDelete: onDeleteSchema("reset"),
+  adoptWithChanges: adoptWithChangesSchema,
 } as const;
 
 /** A scenario declaration that cannot be planned; `property` names the input at fault. */
@@ -299,10 +321,17 @@ export function planScenario(declaration: ScenarioDeclaration): ScenarioPlan {
     }
   }
 
+  // Not waiting is for the maps no other map needs: a map another one looks up must have its
+  // data there before that one starts (a map in InitialSync counts as running for its start).
+  const needed = new Set(order.flatMap((name) => knownPrerequisites(name)));
   const maps: PlannedMap[] = order.map((name) => {
     const declared = declaredByName.get(name);
     const prerequisites = knownPrerequisites(name).filter((p) => order.includes(p));
-    const initialSync = declared ? choiceOf(declared) : inheritedSync.get(name);
+    const sync = declared ? choiceOf(declared) : inheritedSync.get(name);
+    const initialSync =
+      sync && d.waitForCompletion === false && !needed.has(name)
+        ? { ...sync, waitForCompletion: false as const }
+        : sync;
     return {
       name,
       ...(declared?.version !== undefined && { version: declared.version }),

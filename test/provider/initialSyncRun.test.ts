@@ -96,6 +96,13 @@ describe("InitialSyncRun (provider, emulator)", () => {
           .to.match(/600,0\d\d CustomerGroups rows in USMF/)
           .and.to.match(/500,000/)
           .and.to.match(/initial sync skipped/);
+        // The same for a run that replaces a recorded one (another map): a new run, checked as one.
+        const replacing = await run.check(
+          { ...inputs(ACCOUNTS, { legalEntities: ["USMF"] }) },
+          { ...inputs(GROUPS, { legalEntities: ["USMF"] }) },
+          h.ctx(),
+        );
+        expect(replacing.map((f) => f.property)).to.deep.equal(["mapName"]);
         expect(await h.writesSince(mark)).to.deep.equal([]);
       } finally {
         await setBulkRows("fno", "CustomerGroups", "USMF", 0);
@@ -203,6 +210,10 @@ describe("InitialSyncRun (provider, emulator)", () => {
         ["USMF", "Succeeded"],
       ]);
       expect(groups.measuredCounts.financeOperations.USMF).to.be.greaterThan(0);
+      // A run is history (`spec.ts`): whether its job was started or adopted is `adopted`; it
+      // records no ownership, as its delete only forgets it.
+      expect(groups.adopted).to.equal(false);
+      expect(groups).to.not.have.property("ownership");
       // The groups map runs (a prerequisite of accounts): it is stopped ("4"), its tables are
       // refreshed, and the initial sync is started once ("1", skipInitialSync false), then polled.
       const writes = (await h.writesSince(mark)).map((w) =>
@@ -242,7 +253,9 @@ describe("InitialSyncRun (provider, emulator)", () => {
       // An update, not a replacement: the update knows the run it recorded, so a job that an
       // interrupted `up` started for the new trigger is adopted rather than run twice.
       expect(again).to.deep.include({ changes: true, replaces: [] });
-      expect(again.reasons).to.deep.equal(["trigger changes: the initial sync runs again"]);
+      expect(again.reasons).to.deep.equal([
+        'trigger changes from (not set) to "2026-11-25": the initial sync runs again',
+      ]);
       // Another map is another run.
       const other = await run.diff(
         accounts.requestId,

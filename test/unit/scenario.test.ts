@@ -181,6 +181,36 @@ describe("DualWriteScenario", () => {
         "legalEntities",
         /at most 4/,
       ],
+      [
+        "a timeout that is not a duration",
+        { ...base, timeouts: { create: "soon" } },
+        "timeouts",
+        /timeouts\.create must be a positive duration such as "90s", "30m", "2h"/,
+      ],
+      [
+        "a timeout for an operation that does not exist",
+        { ...base, timeouts: { refresh: "1h" } },
+        "timeouts",
+        /timeouts/,
+      ],
+      [
+        "waitForCompletion that is not a boolean",
+        { ...base, waitForCompletion: "no" },
+        "waitForCompletion",
+        /true or false/,
+      ],
+      [
+        "an onDelete a link does not know",
+        { ...base, onDelete: "stop" },
+        "onDelete",
+        /leave|reset/,
+      ],
+      [
+        "adoptWithChanges that is not a boolean",
+        { ...base, adoptWithChanges: 1 },
+        "adoptWithChanges",
+        /true or false/,
+      ],
     ];
     for (const [title, declaration, property, says] of cases) {
       it(`refuses ${title}, naming ${property}`, () => {
@@ -282,6 +312,88 @@ describe("DualWriteScenario", () => {
       }
     });
 
+    it("passes timeouts, adoptWithChanges, onDelete and waitForCompletion on to the resources it creates", async () => {
+      const setup = new DualWriteScenario("ci", {
+        scenario: "existing-existing",
+        financeOperationsUrl: "https://contoso.operations.dynamics.com",
+        dataverseUrl: "https://contoso.crm.dynamics.com",
+        legalEntities: ["USMF"],
+        maps: [
+          { name: ACCOUNTS, initialSync: { master: "FinanceOperations" } },
+          { name: CONTACTS, initialSync: "skip" },
+        ],
+        waitForCompletion: false,
+        timeouts: { create: "6h", delete: "45m" },
+        onDelete: "leave",
+        adoptWithChanges: true,
+      });
+      await new Promise((resolve) => setup.mapStates.apply(resolve));
+      const mine = registered.filter((r) => r.name === "ci" || r.name.startsWith("ci-"));
+      const link = mine.find((r) => r.type.endsWith(":DualWriteConnection"))!;
+      expect(link.inputs).to.deep.include({
+        timeouts: { create: "6h", delete: "45m" },
+        onDelete: "leave",
+        adoptWithChanges: true,
+      });
+      const bindings = mine.filter((r) => r.type.endsWith(":EntityMapBinding"));
+      // (Registered in the order their inputs resolve: compared by map name.)
+      expect(bindings.map((b) => b.inputs.mapName).sort()).to.deep.equal(
+        [LEGAL_ENTITIES, CURRENCIES, GROUPS, ACCOUNTS, CONTACTS].sort(),
+      );
+      for (const b of bindings)
+        expect(b.inputs, String(b.inputs.mapName)).to.deep.include({
+          timeouts: { create: "6h", delete: "45m" },
+          // The link is left as it is, so its maps keep running.
+          onDelete: "leave",
+          adoptWithChanges: true,
+        });
+      // Not waiting applies to the synced map no other map needs; the maps whose data the
+      // accounts look up are still waited for, so that their data is there when accounts start.
+      const waits = Object.fromEntries(
+        bindings.map((b) => [
+          String(b.inputs.mapName),
+          (b.inputs.initialSync as { waitForCompletion?: boolean } | undefined)?.waitForCompletion,
+        ]),
+      );
+      expect(waits).to.deep.equal({
+        [LEGAL_ENTITIES]: undefined,
+        [CURRENCIES]: undefined,
+        [GROUPS]: undefined,
+        [ACCOUNTS]: false,
+        [CONTACTS]: undefined,
+      });
+      // Bootstraps wait for nothing long: they take none of it.
+      expect(mine.filter((r) => r.type.endsWith(":CompanyBootstrap"))).to.deep.equal([]);
+    });
+
+    it("a link reset on destroy has its maps stopped; without onDelete, ownership decides", async () => {
+      const declare = (name: string, onDelete?: "reset") =>
+        new DualWriteScenario(name, {
+          scenario: "existing-existing",
+          financeOperationsUrl: "https://contoso.operations.dynamics.com",
+          dataverseUrl: "https://contoso.crm.dynamics.com",
+          maps: [{ name: GROUPS, initialSync: "skip" }],
+          ...(onDelete && { onDelete }),
+        });
+      await new Promise((resolve) => declare("reset", "reset").mapStates.apply(resolve));
+      await new Promise((resolve) => declare("owned").mapStates.apply(resolve));
+      const onDeleteOf = (prefix: string) =>
+        registered
+          .filter((r) => r.name === prefix || r.name.startsWith(`${prefix}-`))
+          .filter((r) => /:(DualWriteConnection|EntityMapBinding)$/.test(r.type))
+          .map((r) => [r.name, r.inputs.onDelete, r.inputs.timeouts, r.inputs.adoptWithChanges]);
+      expect(onDeleteOf("reset").sort()).to.deep.equal([
+        ["reset", "reset", undefined, undefined],
+        ["reset-map-cdm-companies-legal-entities", "stop", undefined, undefined],
+        ["reset-map-msdyn-customergroups-customer-groups", "stop", undefined, undefined],
+      ]);
+      expect(onDeleteOf("owned").map(([, ...rest]) => rest)).to.deep.equal([
+        [undefined, undefined, undefined],
+        [undefined, undefined, undefined],
+        [undefined, undefined, undefined],
+      ]);
+    });
+
     it("refuses a bad declaration at construction, naming the property", () => {
       expect(
         () =>
@@ -292,6 +404,16 @@ describe("DualWriteScenario", () => {
             maps: [],
           }),
       ).to.throw(/\[maps\] maps is empty/);
+      expect(
+        () =>
+          new DualWriteScenario("bad-timeouts", {
+            scenario: "existing-existing",
+            financeOperationsUrl: "https://contoso.operations.dynamics.com",
+            dataverseUrl: "https://contoso.crm.dynamics.com",
+            maps: [{ name: ACCOUNTS }],
+            timeouts: { create: "six hours" },
+          }),
+      ).to.throw(/\[timeouts\] timeouts\.create must be a positive duration/);
     });
   });
 });

@@ -18,6 +18,10 @@
  * | update | `verify`; `converge`; ownership kept                                                          |
  * | delete | `onDelete`, else by ownership: created → the spec's clean-up, adopted → left as found; an object another resource of this deployment adopted is left too |
  *
+ * A resource that starts a job rather than owns a long-lived object (`history`: InitialSyncRun)
+ * manages the record of its run: `find` returns that record, converging adopts a job found at the
+ * service or starts one, and delete forgets the record; it records no ownership.
+ *
  * Ownership (docs/adr/0011-ownership-and-adoption.md): every resource records in its state whether
  * it created what it manages or adopted it. A state written before ownership existed counts as
  * `created` (the provider's behaviour then). A create that finds its object also tells the
@@ -254,6 +258,22 @@ export interface ResourceSpec<I extends object, O extends I, D, F, P> {
   readImported?(importId: string, ctx: HandlerContext): Promise<ReadOutcome<O>>;
   /** Inputs the provider adds after a successful check (e.g. the version `latest` stands for). */
   resolve?(d: D, ctx: HandlerContext, unknown: ReadonlySet<string>): Promise<Partial<I>>;
+  /**
+   * What an update does about a change of a declared input, ending that input's diff reason, e.g.
+   * `trigger changes from "a" to "b": the initial sync runs again`. An input not listed: the
+   * reason names the change only.
+   */
+  readonly changeEffects?: Readonly<Partial<Record<keyof I & string, string>>>;
+  /**
+   * Set for a resource that starts a job rather than owns a long-lived object (InitialSyncRun):
+   * what it manages is the record of its run in the state — history. `find` then returns that
+   * record (reading nothing) and `isLive` is false; the job a create finds at the service is
+   * adopted by `converge`, and saying so is the resource's own output. Such a resource records
+   * no `ownership` and claims nothing ({@link Claims}): its delete only forgets the record
+   * (`release`), whoever started the job.
+   * @default false
+   */
+  readonly history?: boolean;
 }
 
 type Values = Record<string, unknown>;
@@ -346,6 +366,10 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
     );
   };
 
+  /** The `ownership` output, unless the resource records history (`spec.history`). */
+  const owned = (ownership: unknown): Values =>
+    spec.history ? {} : { [OWNERSHIP]: ownership ?? "created" };
+
   /** The inputs of a state: its input properties, those `resolve` added included. */
   const inputsOf = (props: Readonly<Values>): Values => {
     const keys = [...Object.keys(spec.schemas), ...spec.resolved];
@@ -364,10 +388,13 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
       const isNew = spec.identity.some((k) => valueOf(olds, k) === undefined);
       // An unchanged declaration of an existing resource was checked when it was made; drift is
       // diff's business.
-      // (Inputs `resolve` adds are not in a declaration yet.)
-      const unchanged = spec.declared
-        .filter((k) => !spec.resolved.includes(k))
-        .every((k) => deepEqual(valueOf(olds, k), valueOf(inputs, k)));
+      // (Inputs `resolve` adds are not in a declaration yet.) A replacement is a new object, checked
+      // as one, also when its replace-on-change inputs are not among the declared ones.
+      const unchanged =
+        spec.declared
+          .filter((k) => !spec.resolved.includes(k))
+          .every((k) => deepEqual(valueOf(olds, k), valueOf(inputs, k))) &&
+        replacedProperties(spec.replaceOnChange, olds, inputs).length === 0;
       if (!isNew && unchanged) return [];
       if (spec.identity.some((k) => unknown.has(k))) return [];
       const d = spec.desired(inputs);
@@ -414,9 +441,10 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
             (valueOf(olds, k) === undefined || valueOf(news, k) === undefined)
           ),
       );
-      const reasons = changed.map(
-        (k) => `${k} changes from ${render(valueOf(olds, k))} to ${render(valueOf(news, k))}`,
-      );
+      const reasons = changed.map((k) => {
+        const effect = spec.changeEffects?.[k];
+        return `${k} changes from ${render(valueOf(olds, k))} to ${render(valueOf(news, k))}${effect ? `: ${effect}` : ""}`;
+      });
       const outcome = (more: string[], remarks: readonly string[] = []): DiffOutcome => {
         const all = [...new Set([...reasons, ...more])];
         return {
@@ -457,10 +485,10 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
       }
       // This resource manages what it found from now on, live or not: a delete later in this
       // deployment (the old URN of a rename) must not stop what it starts.
-      if (found !== undefined) ctx.claims?.claim(spec.claimKey(d), name);
+      if (found !== undefined && !spec.history) ctx.claims?.claim(spec.claimKey(d), name);
       const { id, outs } = await spec.converge(d, pre, ctx, { found, previous: undefined });
       const ownership: Ownership = adopted ? "adopted" : "created";
-      return { id, outs: { ...inputs, ...outs, [OWNERSHIP]: ownership } as O };
+      return { id, outs: { ...inputs, ...outs, ...owned(ownership) } as O };
     },
 
     async read(id, props, ctx): Promise<ReadOutcome<O>> {
@@ -468,7 +496,7 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
         // No state: `pulumi import` with an import id. What is imported was not made here.
         if (!spec.readImported) return undefined;
         const imported = await spec.readImported(id, ctx);
-        return imported && { ...imported, props: { ...imported.props, [OWNERSHIP]: "adopted" } };
+        return imported && { ...imported, props: { ...imported.props, ...owned("adopted") } };
       }
       const d = spec.desired(props);
       const found = await spec.find(d, ctx, true);
@@ -477,8 +505,12 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
       const folded: Values = {};
       for (const change of await spec.plan(d, found, ctx, props))
         Object.assign(folded, change.observed ?? {});
-      const ownership = valueOf(props, OWNERSHIP) ?? "created";
-      const outputs = { ...props, ...folded, ...observed, [OWNERSHIP]: ownership } as O;
+      const outputs = {
+        ...props,
+        ...folded,
+        ...observed,
+        ...owned(valueOf(props, OWNERSHIP)),
+      } as O;
       return Object.keys(folded).length === 0
         ? { id, props: outputs }
         : { id, props: outputs, inputs: { ...inputsOf(props as Values), ...folded } };
@@ -495,8 +527,7 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
       if (pre === undefined || !failures.empty)
         throw new InvalidInputError(name, failures.toArray());
       const { outs } = await spec.converge(d, pre, ctx, { found: undefined, previous: olds });
-      const ownership = valueOf(olds, OWNERSHIP) ?? "created";
-      return { ...news, ...outs, [OWNERSHIP]: ownership } as O;
+      return { ...news, ...outs, ...owned(valueOf(olds, OWNERSHIP)) } as O;
     },
 
     async delete(_id, props, ctx) {
@@ -510,7 +541,7 @@ export function lifecycleOf<I extends object, O extends I, D, F, P>(
         );
         return;
       }
-      const claimedBy = ctx.claims?.claimedBy(spec.claimKey(d));
+      const claimedBy = spec.history ? undefined : ctx.claims?.claimedBy(spec.claimKey(d));
       if (claimedBy !== undefined) {
         ctx.log(
           `${name}: ${spec.describe(d)} is left as it is: another ${claimedBy} of this deployment adopted it (a rename without aliases?)`,

@@ -1,6 +1,8 @@
 /**
- * InitialSyncRun's lifecycle: one initial-sync job of one map. Pre-flight applies Microsoft's
- * data-volume rules to counts read from both environments before anything starts; `up` starts the
+ * InitialSyncRun's spec, from which its lifecycle is derived (`common/spec.ts`; a `history`
+ * resource: it starts a job rather than owns a long-lived object): one initial-sync job of one
+ * map. Pre-flight applies Microsoft's data-volume rules to counts read from both environments
+ * (`verify`) before anything starts; `up` (`converge`) adopts a job already there or starts the
  * job, prints progress while it polls, and records per legal entity what it did. A run is
  * history: delete forgets it; a new `master`, `legalEntities` or `trigger` runs it again (an
  * update, which knows the run it recorded); another map or link replaces it.
@@ -15,10 +17,10 @@
  * | step   | HTTP calls                                                                                    |
  * |--------|------------------------------------------------------------------------------------------------|
  * | check  | (new or changed only) GET DWM/Environments + GET /api/ConnectionSet/<cname> (the link's legal entities, when the connection does not give them); F&O `<set>/$count?cross-company=true&$filter=dataAreaId eq …` and Dataverse `<set>?$select=<id>&$count=true&$filter=_msdyn_company_value eq …` per legal entity of the link (exact: pages of keys above 5,000); GET cdm_companies; GET DWM/Entities + GET DWM/<pid>/FieldMappings (lookups) |
- * | diff   | none (a run does not drift; a run recorded `Running` or `Failed` shows as an update)            |
+ * | diff   | none (a run does not drift: `find` is the recorded run; a run recorded `Running` or `Failed` shows as an update) |
  * | create | the check's reads; GET DWM/Entities (+ GET /api/ProjectExecutionWithCompanies/<pid>: a job to adopt); a Running map: POST DWM/Start "4" + GET DWM/Status/<id>; a map without pid: POST DWM/Start "8" + waits; GET DWM/<pid>/FieldMappings + POST /api/Project/<name>/Refresh; POST DWM/Start "1" with `skipInitialSync:false` once; GET DWM/Status/<id> until the map leaves InitialSync, with GET /api/ProjectExecutionWithCompanies/<pid> for progress and results |
- * | read   | none (a run is history: it stays as recorded)                                                   |
- * | update | none (only the link's default legal entities changed; the run stays as it was)                  |
+ * | read   | none (a run is history: it stays as recorded); a run recorded `Running`: GET DWM/Entities, GET DWM/Status/<id>, GET /api/ProjectExecutionWithCompanies/<pid> (its result, as it stands) |
+ * | update | a new `master`, `legalEntities` or `trigger`: as create, adopting only a job newer than the recorded run; a run recorded `Running`: its collection (the wait, the results); otherwise none |
  * | delete | none (history is forgotten; synced rows stay)                                                    |
  *
  * An InitialSyncRun is a sync run on purpose, e.g. again after a `trigger` change: it stops a
@@ -29,21 +31,10 @@
  */
 import { DualWriteError } from "../../errors";
 import { MapAction, MapState } from "../../clients/gateway";
-import { normalizeUrl, settleDerived, UNKNOWN, type CheckFailure } from "../common/check";
+import { normalizeUrl, UNKNOWN } from "../common/check";
 import { deepEqual } from "../common/diff";
-import {
-  collectPropertyFailures,
-  FailureList,
-  InvalidInputError,
-  throwUnlessValid,
-} from "../common/failures";
-import type {
-  Clients,
-  DiffOutcome,
-  HandlerContext,
-  Lifecycle,
-  ReadOutcome,
-} from "../common/handler";
+import { FailureList, InvalidInputError } from "../common/failures";
+import type { Clients, HandlerContext } from "../common/handler";
 import {
   adoptInitialSync,
   describeResults,
@@ -58,10 +49,10 @@ import {
 import { actOnMap, findMap, reread, stateName, withMapLock } from "../common/maps";
 import {
   exactly,
-  missingReferences,
-  replacedProperties,
+  lifecycleOf,
   sameEnvironment,
-  type Comparator,
+  type PlannedChange,
+  type ResourceSpec,
 } from "../common/spec";
 import {
   initialSyncRunSchemas,
@@ -72,25 +63,11 @@ import {
 
 const RESOURCE = "InitialSyncRun";
 
-/** Inputs whose change makes this a run of another map: the run is replaced. */
-const REPLACE_ON_CHANGE = {
-  financeOperationsUrl: sameEnvironment,
-  dataverseUrl: sameEnvironment,
-  // Gateway map names are case-sensitive (`provider/scenario/catalog.ts`).
-  mapName: exactly,
-} as const satisfies Partial<Record<keyof InitialSyncRunInputs, Comparator>>;
-/** The replace-on-change inputs, by name. */
-const IDENTITY = Object.keys(REPLACE_ON_CHANGE) as (keyof typeof REPLACE_ON_CHANGE)[];
 /**
  * Inputs whose change runs the sync again, as an update: the update knows the run recorded, so a
  * job it started and lost (an interrupted `up`) is adopted rather than run twice.
  */
 const RERUN_ON_CHANGE = ["master", "legalEntities", "trigger"] as const;
-/**
- * Inputs computed by the connection and the binding: unknown in a preview in which those are
- * updated. They identify nothing the URLs do not, so an unknown value stands for the previous one.
- */
-const DERIVED = ["environmentId", "linkedLegalEntities", "bindingSyncRequestId"] as const;
 
 /** How the run's pre-flight names its inputs. */
 const WORDING: PreflightWording = {
@@ -100,10 +77,18 @@ const WORDING: PreflightWording = {
 };
 
 /** The run's declaration; `reported` is what `legalEntities` declares. */
-type Desired = SyncSpec & { readonly wait: boolean };
+type Desired = SyncSpec & {
+  readonly wait: boolean;
+  /** The declared inputs whose change runs the sync again, as declared. */
+  readonly rerun: Pick<InitialSyncRunInputs, (typeof RERUN_ON_CHANGE)[number]>;
+  /** The binding's recorded sync (`bindingSyncRequestId`): a new run adopts only a newer job. */
+  readonly bindingSyncRequestId: string | undefined;
+};
 
 function desired(inputs: InitialSyncRunInputs): Desired {
-  const upper = (codes: readonly string[] | undefined) => codes?.map((c) => c.toUpperCase());
+  // A list not known yet (preview) is no list here: the check waits for it, or counts without it.
+  const upper = (codes: unknown) =>
+    Array.isArray(codes) ? codes.map((c) => String(c).toUpperCase()) : undefined;
   return {
     cid: inputs.environmentId,
     financeOperationsUrl: normalizeUrl(inputs.financeOperationsUrl),
@@ -113,36 +98,30 @@ function desired(inputs: InitialSyncRunInputs): Desired {
     reported: upper(inputs.legalEntities),
     linked: upper(inputs.linkedLegalEntities),
     wait: inputs.waitForCompletion ?? true,
+    rerun: { master: inputs.master, legalEntities: inputs.legalEntities, trigger: inputs.trigger },
+    bindingSyncRequestId:
+      inputs.bindingSyncRequestId === UNKNOWN ? undefined : inputs.bindingSyncRequestId,
   };
 }
 
-/** The resource this one belongs to, with the lifecycle inputs it gives (`common/spec.ts`). */
-const REFERENCES = {
-  entityMap: {
-    target: "EntityMapBinding",
-    inputs: ["environmentId", "financeOperationsUrl", "dataverseUrl", "mapName"],
-  },
-} as const;
-
-/** A missing `entityMap` named (a JavaScript or YAML program), then each property's schema. */
-function pureCheck(news: Readonly<Record<string, unknown>>): {
-  list: FailureList;
-  unknown: ReadonlySet<string>;
-} {
-  const refs = missingReferences(RESOURCE, REFERENCES, news);
-  const schemas = Object.fromEntries(
-    Object.entries(initialSyncRunSchemas).filter(([k]) => !refs.derived.has(k)),
+/** The declared inputs whose change from `previous` runs the sync again. */
+function rerunChanges(previous: Partial<InitialSyncRunInputs>, d: Desired): string[] {
+  return RERUN_ON_CHANGE.filter(
+    (k) => d.rerun[k] === UNKNOWN || !deepEqual(previous[k], d.rerun[k]),
   );
-  const { list, unknown } = collectPropertyFailures(RESOURCE, schemas, news);
-  list.addAll(refs.failures);
-  return { list, unknown };
 }
 
-function validInputs(inputs: InitialSyncRunInputs): Desired {
-  const { list, unknown } = pureCheck(inputs as unknown as Record<string, unknown>);
-  throwUnlessValid(RESOURCE, list, unknown, "before the initial sync starts");
-  return desired(inputs);
+/**
+ * What `verify` read for `converge`: the pre-flight's counts (none when nothing is started), and
+ * its failures, which hold back a new start but not the adoption of a job already under way.
+ */
+interface Preflight {
+  readonly measured: MeasuredCounts | undefined;
+  readonly held: FailureList;
 }
+
+/** What `find` returns: a run is history, the record its state holds (nothing is read). */
+type RunRecord = "recorded";
 
 /**
  * Runs the job as the tool does — a job already there is adopted (`adoptInitialSync`); otherwise a
@@ -191,14 +170,12 @@ const STARTABLE: readonly number[] = [
   MapState.None,
 ];
 
-/** The outputs of a run: the inputs, and what the job did. */
-function recordOf(
-  inputs: InitialSyncRunInputs,
-  run: SyncOutcome,
-  measuredCounts: MeasuredCounts,
-): InitialSyncRunOutputs {
+/** What a run records: the job's outcome, and what the pre-flight counted. */
+type RunFields = Omit<InitialSyncRunOutputs, keyof InitialSyncRunInputs>;
+
+/** The record of a run: what the job did. */
+function recordOf(run: SyncOutcome, measuredCounts: MeasuredCounts): RunFields {
   return {
-    ...inputs,
     requestId: run.requestId,
     status: run.status,
     adopted: run.adopted,
@@ -208,9 +185,16 @@ function recordOf(
   };
 }
 
-/** Whether a declared change runs the sync again. */
-function rerunChanges(olds: Partial<InitialSyncRunInputs>, news: InitialSyncRunInputs): string[] {
-  return RERUN_ON_CHANGE.filter((k) => news[k] === UNKNOWN || !deepEqual(olds[k], news[k]));
+/** The record a state holds, unchanged. */
+function keptRecord(props: InitialSyncRunOutputs): RunFields {
+  return {
+    requestId: props.requestId,
+    status: props.status,
+    adopted: props.adopted,
+    results: props.results,
+    measuredCounts: props.measuredCounts,
+    ...(props.finishedAt !== undefined && { finishedAt: props.finishedAt }),
+  };
 }
 
 /** The error of a run recorded as failed (by a `refresh`): it holds until `trigger` changes. */
@@ -221,139 +205,149 @@ function recordedFailure(props: InitialSyncRunOutputs): DualWriteError {
   );
 }
 
-/** InitialSyncRun's lifecycle. */
-export const initialSyncRunLifecycle: Lifecycle<InitialSyncRunInputs, InitialSyncRunOutputs> = {
+/** Counts rows in both environments and applies the data-volume rules; failures in `into`. */
+async function preflighted(d: Desired, ctx: HandlerContext, into: FailureList): Promise<Preflight> {
+  const measured = await preflight(d, ctx.clients(d), into, ctx, WORDING);
+  return { measured, held: into };
+}
+
+/**
+ * InitialSyncRun, said once (`common/spec.ts`). A run is history (`history`): `find` is the run
+ * the state records, so diff and read call nothing for a run that has ended; whether the job was
+ * started or adopted from an interrupted `up` is the `adopted` output.
+ */
+export const initialSyncRunSpec: ResourceSpec<
+  InitialSyncRunInputs,
+  InitialSyncRunOutputs,
+  Desired,
+  RunRecord,
+  Preflight
+> = {
   resource: RESOURCE,
+  schemas: initialSyncRunSchemas,
+  references: {
+    entityMap: {
+      target: "EntityMapBinding",
+      inputs: ["environmentId", "financeOperationsUrl", "dataverseUrl", "mapName"],
+    },
+  },
+  // Computed by the connection and the binding: unknown in a preview in which those are updated.
+  // They identify nothing the URLs do not, so an unknown value stands for the previous one.
+  settled: ["environmentId", "linkedLegalEntities", "bindingSyncRequestId"],
+  // Only a change that runs the sync again is an update. The link's legal entities and the
+  // binding's record matter only to a run that has not happened: a recorded run stays as it was
+  // when they change later; `waitForCompletion` matters only to the next wait; and the URLs and
+  // map name identify the run (another spelling of the same URL is no change).
+  declared: RERUN_ON_CHANGE,
+  resolved: [],
+  identity: ["financeOperationsUrl", "dataverseUrl", "mapName"],
+  // Another map is another run. Gateway map names are case-sensitive (`scenario/catalog.ts`).
+  replaceOnChange: {
+    financeOperationsUrl: sameEnvironment,
+    dataverseUrl: sameEnvironment,
+    mapName: exactly,
+  },
+  changeEffects: {
+    master: "the initial sync runs again",
+    legalEntities: "the initial sync runs again",
+    trigger: "the initial sync runs again",
+  },
+  deleteBeforeReplace: false,
+  history: true,
+  before: "before the initial sync starts",
+  cleanup: "forget",
+  desired,
+  describe: (d) => `the initial sync of ${d.mapName}`,
+  claimKey: (d) => `${RESOURCE}:${d.cid}/${d.mapName}`,
 
-  async check(oldInputs, newInputs, ctx): Promise<CheckFailure[]> {
-    const olds = oldInputs as Readonly<Record<string, unknown>>;
-    const news = newInputs as Readonly<Record<string, unknown>>;
-    const { list, unknown } = pureCheck(news);
-    if (!list.empty) return list.toArray();
-    const inputs = news as unknown as InitialSyncRunInputs;
-    const previous = olds as Partial<InitialSyncRunInputs>;
-    if (
-      previous.mapName !== undefined &&
-      [...IDENTITY, ...RERUN_ON_CHANGE].every((k) => deepEqual(previous[k], inputs[k]))
-    )
-      return [];
-    if (
-      ["financeOperationsUrl", "dataverseUrl", "mapName", "legalEntities"].some((p) =>
-        unknown.has(p),
-      )
-    )
-      return [];
-    const d = desired({
-      ...inputs,
-      ...(unknown.has("linkedLegalEntities") && { linkedLegalEntities: undefined }),
-    });
-    await preflight(d, ctx.clients(d), list, ctx, WORDING);
-    return list.toArray();
+  async verify(d, ctx, failures, how) {
+    if (how.phase === "check") {
+      // Counted when the legal entities to report are known (the link's may still be unknown:
+      // the pre-flight then counts those of the link, or of F&O before the link exists).
+      if (how.unknown.has("legalEntities")) return undefined;
+      return preflighted(d, ctx, failures);
+    }
+    const previous = how.previous;
+    // Only a run that starts is counted: collecting a run not waited for, or keeping a recorded
+    // one, starts nothing.
+    if (previous !== undefined && rerunChanges(previous, d).length === 0)
+      return { measured: undefined, held: new FailureList() };
+    return preflighted(d, ctx, new FailureList());
   },
 
-  diff(_id, olds, declared): Promise<DiffOutcome> {
-    const news = settleDerived(olds, declared, DERIVED);
-    const replaces = replacedProperties(REPLACE_ON_CHANGE, olds, news);
-    if (replaces.length > 0)
-      return Promise.resolve({
-        changes: true,
-        replaces,
-        reasons: replaces.map((k) => `${k} changes: another map's initial sync replaces this run`),
-      });
-    const reasons = rerunChanges(olds, news).map(
-      (k) => `${k} changes: the initial sync runs again`,
-    );
-    if (reasons.length === 0 && olds.status === "Running")
-      reasons.push(
-        `the initial sync started earlier (request ${olds.requestId}) is not collected yet: this up ${news.waitForCompletion === false ? "looks at it" : "waits for it"} and records its result`,
-      );
-    if (reasons.length === 0 && olds.status === "Failed")
-      reasons.push(
-        `the initial sync (request ${olds.requestId}) failed; change trigger to run it again`,
-      );
-    // The link's legal entities and the binding's record matter only to a run that has not
-    // happened: a recorded run stays as it was when they change later, so that alone is no change.
-    return Promise.resolve({ changes: reasons.length > 0, replaces: [], reasons });
+  find: () => Promise.resolve("recorded"),
+  absent: () => Promise.resolve("no run is recorded: pulumi up runs the initial sync"),
+  isLive: () => false,
+
+  plan(d, _found, _ctx, previous): Promise<PlannedChange[]> {
+    // A run that runs again says so through its declared change (`changeEffects`).
+    if (previous === undefined || rerunChanges(previous, d).length > 0) return Promise.resolve([]);
+    if (previous.status === "Running")
+      return Promise.resolve([
+        {
+          property: "waitForCompletion",
+          effect: `the initial sync started earlier (request ${previous.requestId}) is not collected yet: this up ${d.wait ? "waits for it" : "looks at it"} and records its result`,
+          disruptive: false,
+        },
+      ]);
+    if (previous.status === "Failed")
+      return Promise.resolve([
+        {
+          property: "trigger",
+          effect: `the initial sync (request ${previous.requestId}) failed; change trigger to run it again`,
+          disruptive: false,
+        },
+      ]);
+    return Promise.resolve([]);
   },
 
-  async create(inputs, ctx) {
-    const d = validInputs(inputs);
-    const c = ctx.clients(d);
-    const failures = new FailureList();
-    const measured = await preflight(d, c, failures, ctx, WORDING);
-    // A new run is compared with the sync its map's binding recorded: a later job is one that an
-    // interrupted `up` of this run started.
-    const recorded: RecordedRun | undefined = inputs.bindingSyncRequestId
-      ? { requestId: inputs.bindingSyncRequestId, status: "Succeeded" }
-      : undefined;
-    const run = await runInitialSync(d, c, ctx, recorded, failures);
-    // The id stays the first run's request id; `requestId` follows later runs.
-    return { id: run.requestId, outs: recordOf(inputs, run, measured) };
+  async converge(d, pre, ctx, { previous }) {
+    if (previous === undefined) {
+      // A new run is compared with the sync its map's binding recorded: a later job is one that
+      // an interrupted `up` of this run started.
+      const recorded: RecordedRun | undefined = d.bindingSyncRequestId
+        ? { requestId: d.bindingSyncRequestId, status: "Succeeded" }
+        : undefined;
+      const run = await runInitialSync(d, ctx.clients(d), ctx, recorded, pre.held);
+      // The id stays the first run's request id; `requestId` follows later runs.
+      return { id: run.requestId, outs: recordOf(run, pre.measured ?? EMPTY_COUNTS) };
+    }
+    const id = previous.requestId;
+    if (rerunChanges(previous, d).length > 0) {
+      const recorded: RecordedRun = { requestId: previous.requestId, status: "Succeeded" };
+      const run = await runInitialSync(d, ctx.clients(d), ctx, recorded, pre.held);
+      return { id, outs: recordOf(run, pre.measured ?? EMPTY_COUNTS) };
+    }
+    if (previous.status === "Failed") throw recordedFailure(previous);
+    if (previous.status === "Running") {
+      const recorded: RecordedRun = { requestId: previous.requestId, status: "Running" };
+      const run = await runInitialSync(d, ctx.clients(d), ctx, recorded, new FailureList());
+      return { id, outs: recordOf(run, previous.measuredCounts) };
+    }
+    // Only inputs that do not run it again changed (derived ones, waitForCompletion): the run stays.
+    return { id, outs: keptRecord(previous) };
   },
 
-  async read(id, props, ctx): Promise<ReadOutcome<InitialSyncRunOutputs>> {
+  async observe(d, _found, ctx, props) {
     // A run is history: it stays as recorded. (The gateway keeps only the latest run's results
     // per project, grouped by an id of its own, so a later run would overwrite them.) A run not
     // waited for is looked at once, and recorded as it stands.
-    if (props.status !== "Running") return { id, props };
-    const d = desired(props);
+    if (props.status !== "Running") return {};
     const c = ctx.clients(d);
     const map = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), d.mapName);
     const seen = await peekRecordedSync(d, c, props.requestId, map?.pid ?? "");
-    if (seen.status === "Running") return { id, props };
+    if (seen.status === "Running") return {};
     if (seen.error) ctx.log(`InitialSyncRun ${props.mapName}: ${seen.error}`);
-    return {
-      id,
-      props: {
-        ...props,
-        status: seen.status,
-        results: seen.results,
-        finishedAt: new Date().toISOString(),
-      },
-    };
+    return { status: seen.status, results: seen.results, finishedAt: new Date().toISOString() };
   },
 
-  async update(_id, olds, news, ctx) {
-    const d = validInputs(news);
-    if (rerunChanges(olds, news).length > 0) {
-      const c = ctx.clients(d);
-      const failures = new FailureList();
-      const measured = await preflight(d, c, failures, ctx, WORDING);
-      const run = await runInitialSync(
-        d,
-        c,
-        ctx,
-        { requestId: olds.requestId, status: "Succeeded" },
-        failures,
-      );
-      return recordOf(news, run, measured);
-    }
-    if (olds.status === "Failed") throw recordedFailure(olds);
-    if (olds.status === "Running") {
-      const run = await runInitialSync(
-        d,
-        ctx.clients(d),
-        ctx,
-        { requestId: olds.requestId, status: "Running" },
-        new FailureList(),
-      );
-      return recordOf(news, run, olds.measuredCounts);
-    }
-    // Only inputs that do not run it again changed (derived ones, waitForCompletion): the run stays.
-    return {
-      ...olds,
-      ...news,
-      requestId: olds.requestId,
-      status: olds.status,
-      adopted: olds.adopted,
-      results: olds.results,
-      measuredCounts: olds.measuredCounts,
-      ...(olds.finishedAt !== undefined && { finishedAt: olds.finishedAt }),
-    };
-  },
-
-  delete(_id, props, ctx) {
-    ctx.log(`InitialSyncRun ${props.mapName}: forgotten (history); synced rows stay`);
+  release(d, _props, ctx) {
+    ctx.log(`InitialSyncRun ${d.mapName}: forgotten (history); synced rows stay`);
     return Promise.resolve();
   },
 };
+
+const EMPTY_COUNTS: MeasuredCounts = { financeOperations: {}, dataverse: {} };
+
+/** InitialSyncRun's lifecycle, derived from {@link initialSyncRunSpec}. */
+export const initialSyncRunLifecycle = lifecycleOf(initialSyncRunSpec);
