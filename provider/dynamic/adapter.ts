@@ -19,6 +19,7 @@ import {
   checkTimeouts,
   deadlineOf,
   optionsUnderDeadline,
+  underDeclaredTimeout,
   splitTimeouts,
   TIMEOUTS_PROPERTY,
   type ResourceTimeouts,
@@ -231,7 +232,9 @@ export function toResourceProvider<I extends object, O extends I>(
     },
     async create(inputs: Props) {
       const { inputs: plain, timeouts } = split(inputs);
-      const { id, outs } = await lifecycle.create(plain as I, timed(timeouts, "create"));
+      const { id, outs } = await underDeclaredTimeout(timeouts, "create", () =>
+        lifecycle.create(plain as I, timed(timeouts, "create")),
+      );
       return { id, outs: withTimeouts({ ...plain, ...outs }, timeouts) };
     },
     async read(id: string, props?: Props) {
@@ -249,17 +252,16 @@ export function toResourceProvider<I extends object, O extends I>(
     },
     async update(id: string, olds: Props, news: Props) {
       const { inputs: plain, timeouts } = split(news);
-      const outs = await lifecycle.update(
-        id,
-        split(olds).inputs as O,
-        plain as I,
-        timed(timeouts, "update"),
+      const outs = await underDeclaredTimeout(timeouts, "update", () =>
+        lifecycle.update(id, split(olds).inputs as O, plain as I, timed(timeouts, "update")),
       );
       return { outs: withTimeouts({ ...plain, ...outs }, timeouts) };
     },
     async delete(id: string, props: Props) {
       const { inputs: plain, timeouts } = split(props);
-      await lifecycle.delete(id, plain as O, timed(timeouts, "delete"));
+      await underDeclaredTimeout(timeouts, "delete", () =>
+        lifecycle.delete(id, plain as O, timed(timeouts, "delete")),
+      );
     },
   };
 }

@@ -15,6 +15,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { HandlerOptions } from "./handler";
+import { TimeoutError } from "../../errors";
 import { containsUnknown, show, strictObject, type CheckFailure } from "./check";
 
 /** The operations a timeout applies to. */
@@ -158,4 +159,36 @@ export function optionsUnderDeadline(
     },
     progressIntervalMs: base.progressIntervalMs,
   };
+}
+
+/**
+ * Runs `operation`'s work under the `timeouts` input and, when a wait ends on the deadline that
+ * input set, says so in the error: the wait itself only knows what was left of the time when it
+ * began (the reads before it took the rest), so without this the message would name a shorter
+ * time than the program declared.
+ */
+export async function underDeclaredTimeout<T>(
+  timeouts: ResourceTimeouts | undefined,
+  operation: TimedOperation,
+  work: () => Promise<T>,
+): Promise<T> {
+  const declared = timeouts?.[operation];
+  try {
+    return await work();
+  } catch (error: unknown) {
+    if (declared === undefined || !(error instanceof TimeoutError)) throw error;
+    const ms = parseDuration(declared) ?? error.timeoutMs;
+    throw new TimeoutError(
+      `${error.message} (the ${operation} timeout declared in ${TIMEOUTS_PROPERTY}.${operation}, ${spoken(ms)}, ran out)`,
+      ms,
+      { cause: error },
+    );
+  }
+}
+
+/** `2 s`, `30 min`, `2 h`: a declared duration as messages say it. */
+function spoken(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
 }
