@@ -59,7 +59,7 @@ import {
   templateSchema,
 } from "./gatewaySchemas";
 import { SharedReads } from "./sharedReads";
-import { cancellableSleep, throwIfCancelled } from "./cancel";
+import { cancellableSleep, cancelled, throwIfCancelled } from "./cancel";
 import { DEFAULT_GATEWAY_SCOPE } from "../config";
 
 /** Map states (DWLibary/DWEnums.cs:43-55); the wire sends them as strings, e.g. `"4"`. */
@@ -115,6 +115,8 @@ export interface LastRequest {
   readonly action: string | undefined;
   /** When it was made, as the gateway gives it (ISO 8601); undefined when it does not say. */
   readonly createdOn: string | undefined;
+  /** When it last changed (for a finished request: when it ended); undefined when not given. */
+  readonly modifiedOn: string | undefined;
   /** A `RequestState` number. */
   readonly state: number;
   readonly errorMessage: string | undefined;
@@ -346,6 +348,11 @@ export interface GatewayClientOptions {
   /** Lookups after an ambiguous start (the request may still be registering). @default 3 */
   readonly lookupAttempts?: number;
   /**
+   * Ask for the prerequisites of several templates in one call (CHOICE, see
+   * `prerequisiteLists`); false sends one id per call, as the tool does. @default true
+   */
+  readonly batchPrerequisites?: boolean;
+  /**
    * The provider's cancellation (`provider/cancellation.ts`): every wait of this client — request
    * polls, link waits — ends at once with a `CancelledError` when it is aborted, leaving the
    * gateway's work running. @default never cancelled
@@ -373,6 +380,16 @@ export class GatewayClient {
   private readonly maxPollMs: number;
   private readonly lookupAttempts: number;
   private readonly signal: AbortSignal | undefined;
+  /** Prerequisite sequences per `cid|template id` (lower case), kept until a version or link changes. */
+  private readonly prerequisites = new Map<string, Promise<string[]>>();
+  /** Prerequisite questions waiting for the next call, per cid (`prerequisiteLists`). */
+  private readonly prerequisiteQueues = new Map<string, PrerequisiteQueue>();
+  /** False once the gateway answered a several-id call without one list per id. */
+  private batchPrerequisites: boolean;
+  /** The last map list read per cid (for request lookups and the pace of polls). */
+  private readonly lastSeen = new Map<string, readonly GatewayMap[]>();
+  /** Requests waited for per cid, served by one poller of the cid's map list (`pollMaps`). */
+  private readonly mapWaiters = new Map<string, MapWaiter[]>();
 
   /** @param gatewayUrl the gateway's root, e.g. `https://127.0.0.2:8443` */
   constructor(
@@ -391,6 +408,7 @@ export class GatewayClient {
     this.maxPollMs = options.maxPollMs ?? 5_000;
     this.lookupAttempts = options.lookupAttempts ?? 3;
     this.signal = options.signal;
+    this.batchPrerequisites = options.batchPrerequisites ?? true;
   }
 
   // ── environments and the link ──────────────────────────────────────────────────────────────
@@ -571,7 +589,9 @@ export class GatewayClient {
       () => this.get(url, entityItemsSchema),
       options,
     );
-    return items.map(toGatewayMap);
+    const maps = items.map(toGatewayMap);
+    this.lastSeen.set(cid.toLowerCase(), maps);
+    return maps;
   }
 
   /**
@@ -583,7 +603,7 @@ export class GatewayClient {
   async startAction(action: MapAction, details: readonly ActionDetail[]): Promise<string> {
     const json = startBody(action, details);
     const cids = [...new Set(details.map((d) => d.cid))];
-    const before = await this.knownRequestIds(cids, false);
+    const before = await this.knownRequestIds(cids);
     const request: HttpRequest = {
       method: "POST",
       url: `${this.dwm}Start`,
@@ -607,7 +627,7 @@ export class GatewayClient {
       }
       return { applied: false };
     };
-    const result = await this.writeOnce(request, lookup);
+    const result = await this.writeOnce(request, lookup, "maps");
     if (!result)
       throw new DualWriteError(
         "The gateway recorded the request but its id could not be read.",
@@ -663,6 +683,155 @@ export class GatewayClient {
   }
 
   /**
+   * Waits for a map request of link `cid` as `waitForRequest` does, through the link's map list:
+   * its `lastRequests` entries carry the outcome that `Status/<requestId>` answers (both are
+   * `DWMap` items, DWMapEngine.cs:1881; DWCommonEngine.cs:87), so ONE poller per cid reads
+   * `GET Entities` and serves every request waited for on the link, and the list it read last is
+   * what the maps look like after the request (the returned status's `maps`). A request the list
+   * does not show is asked for with `Status/<requestId>`.
+   *
+   * Pace: the first read comes when a request like it took to finish before, as the finished
+   * `lastRequests` of the link show (`modifiedOn` − `createdOn`), at least `pollMs`; after that
+   * the pause grows by half up to `maxPollMs`.
+   *
+   * @throws as `waitForRequest`
+   */
+  waitForMapRequest(
+    cid: string,
+    requestId: string,
+    options: Omit<WaitOptions, "until" | "onProgress"> = {},
+  ): Promise<RequestStatus> {
+    const timeoutMs = options.timeoutMs ?? 30 * 60_000;
+    const now = this.now();
+    const key = cid.toLowerCase();
+    const first = Math.min(this.expectedDuration(key), timeoutMs);
+    return new Promise<RequestStatus>((resolve, reject) => {
+      const waiter: MapWaiter = {
+        requestId,
+        what: `request ${requestId}`,
+        timeoutMs,
+        deadline: now + timeoutMs,
+        signal: options.signal ?? this.signal,
+        due: now + first,
+        interval: this.pollMs,
+        resolve,
+        reject,
+      };
+      const waiters = this.mapWaiters.get(key);
+      if (waiters) waiters.push(waiter);
+      else {
+        this.mapWaiters.set(key, [waiter]);
+        void this.pollMaps(cid, key);
+      }
+    });
+  }
+
+  /**
+   * How long a map request on the link takes, as its finished requests show: the median of
+   * `modifiedOn` − `createdOn` of the finished `lastRequests` in the last list read, between
+   * `pollMs` and `maxPollMs`; `pollMs` when none shows.
+   */
+  private expectedDuration(key: string): number {
+    const took = (this.lastSeen.get(key) ?? [])
+      .flatMap((m) => m.lastRequests)
+      .filter((r) => r.state === RequestState.Completed && r.createdOn && r.modifiedOn)
+      .map((r) => Date.parse(r.modifiedOn as string) - Date.parse(r.createdOn as string))
+      .filter((ms) => Number.isFinite(ms) && ms >= 0)
+      .sort((a, b) => a - b);
+    const median = took[Math.floor(took.length / 2)];
+    return median === undefined
+      ? this.pollMs
+      : Math.min(this.maxPollMs, Math.max(this.pollMs, median));
+  }
+
+  /** The poller of one cid: reads the map list when a waiter is due, until none waits. */
+  private async pollMaps(cid: string, key: string): Promise<void> {
+    for (;;) {
+      const waiters = this.mapWaiters.get(key) ?? [];
+      for (const w of [...waiters]) {
+        if (w.signal?.aborted) this.dropWaiter(key, w, cancelled(w.signal, w.what));
+      }
+      if (waiters.length === 0) {
+        this.mapWaiters.delete(key);
+        return;
+      }
+      const wait = Math.min(...waiters.map((w) => w.due)) - this.now();
+      if (wait > 0) {
+        try {
+          await cancellableSleep(this.sleep, this.signal, "map requests")(wait);
+        } catch (error) {
+          for (const w of [...waiters]) this.dropWaiter(key, w, error);
+          continue;
+        }
+      }
+      const serving = [...waiters];
+      let maps: GatewayMap[];
+      try {
+        // Fresh: its result is what later readers of the list share.
+        maps = await this.listMaps(cid, { fresh: true });
+      } catch (error) {
+        for (const w of serving) this.dropWaiter(key, w, error);
+        continue;
+      }
+      await Promise.all(serving.map((w) => this.serveWaiter(key, w, maps)));
+    }
+  }
+
+  /** Settles `w` from the list read (or its own status read), or schedules its next read. */
+  private async serveWaiter(key: string, w: MapWaiter, maps: readonly GatewayMap[]): Promise<void> {
+    try {
+      let status = requestStatusOf(w.requestId, maps);
+      if (status === undefined) {
+        // Not in the list (not registered yet, or pushed out of `lastRequests`): ask for it. Done
+        // there, the list read before is older than the request's end: it is not shared on.
+        status = (await this.getRequestStatus(w.requestId)) ?? {
+          requestId: w.requestId,
+          action: undefined,
+          state: RequestState.Waiting,
+          errorMessage: undefined,
+          maps: [],
+        };
+      }
+      if (status.state === RequestState.Completed) {
+        if (status.maps !== maps && !requestStatusOf(w.requestId, maps)) this.forget("maps");
+        this.removeWaiter(key, w);
+        w.resolve(status);
+        return;
+      }
+      if (status.state === RequestState.Error) {
+        throw new DualWriteError(
+          `The gateway reports that ${w.what} failed: ${status.errorMessage ?? "no message given"}`,
+          "RequestFailed",
+        );
+      }
+      const now = this.now();
+      const left = w.deadline - now;
+      if (left <= 0)
+        throw new TimeoutError(
+          `${w.what} was still running after ${formatDuration(w.timeoutMs)} (state ${status.state}); ` +
+            "it goes on on the server: run `pulumi up` again later, or raise the timeout.",
+          w.timeoutMs,
+        );
+      // One last read at the deadline rather than giving up early.
+      w.due = now + Math.min(w.interval, left);
+      w.interval = Math.min(this.maxPollMs, Math.round(w.interval * 1.5));
+    } catch (error) {
+      this.dropWaiter(key, w, error);
+    }
+  }
+
+  private removeWaiter(key: string, w: MapWaiter): void {
+    const waiters = this.mapWaiters.get(key);
+    const at = waiters?.indexOf(w) ?? -1;
+    if (waiters && at >= 0) waiters.splice(at, 1);
+  }
+
+  private dropWaiter(key: string, w: MapWaiter, error: unknown): void {
+    this.removeWaiter(key, w);
+    w.reject(error);
+  }
+
+  /**
    * Initializes a map that has no project yet (action "8", without pid or parameters), waits
    * for the request, then re-reads the maps until it has a `pid` (DWMapEngine.cs:1351-1358).
    *
@@ -671,7 +840,9 @@ export class GatewayClient {
   async initialize(cid: string, map: GatewayMap, options: WaitOptions = {}): Promise<GatewayMap> {
     if (map.pid) return map;
     const requestId = await this.startAction(MapAction.Initialize, [{ tid: map.tid, cid }]);
-    await this.waitForRequest(requestId, options);
+    const done = await this.waitForMapRequest(cid, requestId, options);
+    const shown = done.maps.find((m) => m.tName === map.tName);
+    if (shown?.pid) return shown;
     const found = await this.pollFor(
       async () => {
         const now = (await this.listMaps(cid, { fresh: true })).find((m) => m.tName === map.tName);
@@ -686,23 +857,83 @@ export class GatewayClient {
 
   /**
    * The prerequisite maps of one template, as ACTIVE template ids in start order, its own id
-   * excluded. One id per call, as the tool sends it (DWMapEngine.cs:1559); the answer's first
-   * list is the sequence (DWMapEngine.cs:1569-1580).
+   * excluded: the answer's list for that id (DWMapEngine.cs:1569-1580). Kept per template id
+   * until a version switch or a link change (the sequence names active template ids); questions
+   * asked while a call is in flight go together in the next call (`prerequisiteLists`).
    */
   async prerequisiteSequence(cid: string, templateId: string): Promise<string[]> {
-    const lists = await this.http.requestJson(
+    const key = `${cid}|${templateId}`.toLowerCase();
+    let sequence = this.prerequisites.get(key);
+    if (!sequence) {
+      sequence = this.askPrerequisites(cid, templateId);
+      this.prerequisites.set(key, sequence);
+      // A failure is not kept: the next caller asks again.
+      sequence.catch(() => {
+        if (this.prerequisites.get(key) === sequence) this.prerequisites.delete(key);
+      });
+    }
+    return (await sequence).filter((id) => id !== templateId);
+  }
+
+  /** Queues one template id for the cid's next prerequisites call; starts one if none runs. */
+  private askPrerequisites(cid: string, templateId: string): Promise<string[]> {
+    let queue = this.prerequisiteQueues.get(cid);
+    if (!queue) this.prerequisiteQueues.set(cid, (queue = { busy: false, asked: [] }));
+    const asked = queue;
+    const answer = new Promise<string[]>((resolve, reject) => {
+      asked.asked.push({ templateId, resolve, reject });
+    });
+    // Callers that ask in the same turn (bindings that read one shared map list) join one call.
+    if (!asked.busy) setImmediate(() => void this.flushPrerequisites(cid, asked));
+    asked.busy = true;
+    return answer;
+  }
+
+  /** Sends what the queue holds, a batch at a time, until it is empty. */
+  private async flushPrerequisites(cid: string, queue: PrerequisiteQueue): Promise<void> {
+    while (queue.asked.length > 0) {
+      const batch = queue.asked.splice(0, PREREQUISITE_BATCH);
+      const ids = [...new Set(batch.map((a) => a.templateId))];
+      try {
+        const lists = await this.prerequisiteLists(cid, ids);
+        for (const a of batch) a.resolve(lists[ids.indexOf(a.templateId)] ?? []);
+      } catch (error) {
+        for (const a of batch) a.reject(error);
+      }
+    }
+    queue.busy = false;
+  }
+
+  /**
+   * CHOICE (docs/wire-contract.md, row 9): the prerequisite sequences of several templates in
+   * one call. The body is a list of template ids and the answer `List<List<string>>`
+   * (DWMapEngine.cs:1553-1580), but the tool sends one id and reads `[0]`, so one list per id is
+   * not shown by the evidence. An answer without exactly one list per id sent is not trusted:
+   * the ids are asked one per call, as the tool does, and from then on every call carries one id.
+   */
+  private async prerequisiteLists(cid: string, ids: readonly string[]): Promise<string[][]> {
+    if (ids.length > 1 && this.batchPrerequisites) {
+      const lists = await this.postPrerequisites(cid, ids);
+      if (lists.length === ids.length) return lists;
+      this.batchPrerequisites = false;
+    }
+    return Promise.all(ids.map(async (id) => (await this.postPrerequisites(cid, [id]))[0] ?? []));
+  }
+
+  /** `POST GetTemplatePrerequisiteSequences/<cid>` with `ids` (a read sent as POST). */
+  private postPrerequisites(cid: string, ids: readonly string[]): Promise<string[][]> {
+    return this.http.requestJson(
       {
         method: "POST",
         url: `${this.dwm}GetTemplatePrerequisiteSequences/${seg(cid)}`,
         scope: this.scope,
         headers: WRITE_HEADERS,
-        json: [templateId],
+        json: ids,
         accept: [200],
-        idempotent: true, // a read sent as POST
+        idempotent: true,
       },
       prerequisitesSchema,
     );
-    return (lists[0] ?? []).filter((id) => id !== templateId);
   }
 
   /** The field mapping of a map's project. */
@@ -747,6 +978,7 @@ export class GatewayClient {
         idempotent: true, // a refresh twice is a refresh
       },
       undefined,
+      "maps",
     );
   }
 
@@ -815,6 +1047,7 @@ export class GatewayClient {
       },
       options,
       `the apply of solution ${uniqueName}`,
+      "all",
     );
   }
 
@@ -835,6 +1068,7 @@ export class GatewayClient {
         idempotent: true, // "make X active" twice is still X
       },
       undefined,
+      "versions",
     );
   }
 
@@ -861,6 +1095,7 @@ export class GatewayClient {
         idempotent: true, // sets fixed values
       },
       undefined,
+      "connectionSet",
     );
   }
 
@@ -934,15 +1169,30 @@ export class GatewayClient {
   private async write<S extends z.ZodType>(
     request: HttpRequest,
     schema: S | undefined,
+    changes: WriteScope = "all",
   ): Promise<z.output<S> | undefined> {
-    this.shared.invalidate();
+    this.forget(changes);
     try {
       if (schema) return await this.http.requestJson(request, schema);
       await this.http.request(request);
       return undefined;
     } finally {
-      this.shared.invalidate();
+      this.forget(changes);
     }
+  }
+
+  /**
+   * Forgets the shared reads a write can change: `maps` — the map lists (a map action, a table
+   * refresh); `versions` — the map lists and the prerequisite sequences, which name active
+   * template ids (a version switch); `connectionSet` — the connection sets (integration keys);
+   * `all` — everything (link, legal entities, solutions).
+   */
+  private forget(changes: WriteScope): void {
+    if (changes === "all" || changes === "versions") this.prerequisites.clear();
+    if (changes === "all") this.shared.invalidate();
+    else if (changes === "connectionSet")
+      this.shared.invalidate((key) => key.startsWith("connectionSet:"));
+    else this.shared.invalidate((key) => key.startsWith("maps:"));
   }
 
   /**
@@ -955,11 +1205,12 @@ export class GatewayClient {
   private async writeOnce(
     request: HttpRequest,
     lookup: () => Promise<Lookup>,
+    changes: WriteScope = "all",
   ): Promise<{ requestId: string } | undefined> {
     for (let round = 1; ; round++) {
       let ambiguous: AmbiguousResponseError;
       try {
-        return await this.write(request, requestIdSchema);
+        return await this.write(request, requestIdSchema, changes);
       } catch (error) {
         if (!(error instanceof AmbiguousResponseError)) throw error;
         ambiguous = error;
@@ -1079,12 +1330,17 @@ export class GatewayClient {
     }
   }
 
-  /** Request ids already in the maps' histories, so a lookup can tell ours from older ones. */
-  private async knownRequestIds(cids: readonly string[], fresh: boolean): Promise<Set<string>> {
+  /**
+   * Request ids already in the maps' histories, so a lookup can tell ours from older ones: from
+   * the last list read of each cid (read before this start, so every id in it is older; this
+   * process's earlier requests on a map are in it, since each is waited for through a list or
+   * status read that shows it), else read now.
+   */
+  private async knownRequestIds(cids: readonly string[]): Promise<Set<string>> {
     const ids = new Set<string>();
     for (const cid of cids) {
-      for (const map of await this.listMaps(cid, { fresh }))
-        for (const r of map.lastRequests) ids.add(r.requestId);
+      const maps = this.lastSeen.get(cid.toLowerCase()) ?? (await this.listMaps(cid));
+      for (const map of maps) for (const r of map.lastRequests) ids.add(r.requestId);
     }
     return ids;
   }
@@ -1093,6 +1349,7 @@ export class GatewayClient {
     read: () => Promise<{ status: RequestStatus; retryAfter: number | undefined }>,
     options: WaitOptions,
     what: string,
+    changes: WriteScope = "maps",
   ): Promise<RequestStatus> {
     const timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const deadline = this.now() + timeoutMs;
@@ -1105,11 +1362,11 @@ export class GatewayClient {
       options.onProgress?.(status);
       if (status.state === RequestState.Waiting && options.until?.(status)) return status;
       if (status.state === RequestState.Completed) {
-        this.shared.invalidate(); // maps changed state on the server
+        this.forget(changes); // what the request changed on the server
         return status;
       }
       if (status.state === RequestState.Error) {
-        this.shared.invalidate();
+        this.forget(changes);
         throw new DualWriteError(
           `The gateway reports that ${what} failed: ${status.errorMessage ?? "no message given"}`,
           "RequestFailed",
@@ -1180,6 +1437,38 @@ const WRITE_HEADERS: Readonly<Record<string, string>> = {
 
 type EntityItem = z.output<typeof entityItemSchema>;
 
+/** Template ids asked at most in one prerequisites call. */
+const PREREQUISITE_BATCH = 50;
+
+/** The prerequisite questions of one cid waiting for a call. */
+interface PrerequisiteQueue {
+  /** A flush is scheduled or running. */
+  busy: boolean;
+  readonly asked: {
+    readonly templateId: string;
+    resolve(sequence: string[]): void;
+    reject(error: unknown): void;
+  }[];
+}
+
+/** One map request waited for by the poller of its cid's map list. */
+interface MapWaiter {
+  readonly requestId: string;
+  readonly what: string;
+  readonly timeoutMs: number;
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  /** When it wants the next read. */
+  due: number;
+  /** The pause after the next read that still finds it waiting. */
+  interval: number;
+  resolve(status: RequestStatus): void;
+  reject(error: unknown): void;
+}
+
+/** What a write can change, for `GatewayClient.forget`. */
+type WriteScope = "all" | "maps" | "versions" | "connectionSet";
+
 /** What a lookup after an ambiguous answer found. */
 interface Lookup {
   readonly applied: boolean;
@@ -1211,10 +1500,24 @@ function toGatewayMap(item: EntityItem): GatewayMap {
       requestId: r.requestId,
       action: r.action ?? undefined,
       createdOn: r.createdOn ?? undefined,
+      modifiedOn: r.modifiedOn ?? undefined,
       state: r.state,
       errorMessage: r.errorMessage ?? undefined,
     })),
   };
+}
+
+/**
+ * A request's outcome from a map list, or undefined when no map of it lists the request: the
+ * maps that list it are what `Status/<id>` answers.
+ */
+function requestStatusOf(
+  requestId: string,
+  maps: readonly GatewayMap[],
+): RequestStatus | undefined {
+  const id = requestId.toLowerCase();
+  const items = maps.filter((m) => m.lastRequests.some((r) => r.requestId.toLowerCase() === id));
+  return items.length === 0 ? undefined : outcomeOf(requestId, items);
 }
 
 /**
@@ -1223,7 +1526,11 @@ function toGatewayMap(item: EntityItem): GatewayMap {
  * the request yet).
  */
 function toRequestStatus(requestId: string, items: readonly EntityItem[]): RequestStatus {
-  const maps = items.map(toGatewayMap);
+  return outcomeOf(requestId, items.map(toGatewayMap));
+}
+
+/** The outcome of request `requestId` from its maps' `lastRequests` entries. */
+function outcomeOf(requestId: string, maps: readonly GatewayMap[]): RequestStatus {
   const entries = maps.flatMap((m) => m.lastRequests.filter((r) => r.requestId === requestId));
   const failed = entries.find((r) => r.state === RequestState.Error);
   const state = failed

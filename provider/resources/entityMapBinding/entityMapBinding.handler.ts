@@ -225,10 +225,13 @@ async function verify(
   phase: "check" | "create" | "update",
 ): Promise<void> {
   const c = ctx.clients(d);
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
+  // Independent reads at once: the link (gateway) and the map's definition (Dataverse).
+  const [link, definition] = await Promise.all([
+    linkBetween(c, d.financeOperationsUrl, d.dataverseUrl),
+    mapDefinition(c, d.dataverseUrl, d.mapName),
+  ]);
   const maps = link ? await c.gateway.listMaps(link.cid) : [];
   const map = findMap(maps, d.mapName);
-  const definition = await mapDefinition(c, d.dataverseUrl, d.mapName);
   if (!map && definition.source === "none") {
     const known = [...maps.map((m) => m.tName), ...(await installedMapNames(c))];
     failures.add(
@@ -409,7 +412,9 @@ async function converge(
   syncAgain: boolean,
   recorded?: BindingSyncRecord,
 ): Promise<{ version: string; sync?: BindingSyncRecord }> {
-  const maps = await c.gateway.listMaps(d.cid, { fresh: true });
+  // Shared: the list this process read after its latest write on the link, or after the latest
+  // request it waited for (GatewayClient), else read now.
+  const maps = await c.gateway.listMaps(d.cid);
   const found = findMap(maps, d.mapName);
   if (!found) {
     const solution = await solutionOfMap(c, d.mapName);
@@ -443,7 +448,7 @@ async function converge(
     }
     for (const pre of missing) {
       await withMapLock(d.cid, pre.tName, async () => {
-        const current = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), pre.tName) ?? pre;
+        const current = findMap(await c.gateway.listMaps(d.cid), pre.tName) ?? pre;
         const action = nextAction(current.state, "Running");
         if (action !== undefined) {
           ctx.log(`Map ${pre.tName} is a prerequisite of ${d.mapName}`);
@@ -455,7 +460,7 @@ async function converge(
 
   let sync: BindingSyncRecord | undefined;
   await withMapLock(d.cid, d.mapName, async () => {
-    let map = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), d.mapName) ?? found;
+    let map = findMap(await c.gateway.listMaps(d.cid), d.mapName) ?? found;
     const versionDiffers = map.activeTemplate?.id !== template.id;
     const entitySet = entitySetOf(map);
     const link =
@@ -555,13 +560,28 @@ interface Found {
   readonly map: GatewayMap;
 }
 
-/** The declared map as the gateway shows it now, or undefined when the link or the map is gone. */
-async function find(d: Desired, c: Clients, fresh: boolean): Promise<Found | undefined> {
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl, { fresh });
+/**
+ * The declared map as the gateway shows it now, or undefined when the link or the map is gone.
+ * The reads are shared by every binding of the operation, `fresh` or not (a refresh reads the
+ * link and its map list once for all its bindings): a shared read is never older than this
+ * process's latest write to it, nor than the latest request it waited for (GatewayClient), and
+ * within one operation what others change may show a few seconds late (`SharedReads`). The
+ * link and the map list of the declared environment id are read at once.
+ */
+async function find(d: Desired, c: Clients, _fresh: boolean): Promise<Found | undefined> {
+  const declared = d.cid === UNKNOWN ? undefined : c.gateway.listMaps(d.cid);
+  // Read by the link's own id below when that differs; a failure here then does not matter.
+  declared?.catch(() => undefined);
+  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link) return undefined;
-  const maps = await c.gateway.listMaps(link.cid, { fresh });
+  const maps =
+    declared && sameCid(link.cid, d.cid) ? await declared : await c.gateway.listMaps(link.cid);
   const map = findMap(maps, d.mapName);
   return map ? { link, maps, map } : undefined;
+}
+
+function sameCid(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 type Observed = Omit<
