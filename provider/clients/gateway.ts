@@ -4,7 +4,9 @@
  * integration keys and initial-sync results — in the dialect of Microsoft's own tool,
  * microsoft/Dual-write-automations at f14edd6 (`DWLibary/…`), which is the judge of every shape.
  * Two calls have no public evidence (`unlink`, `setLegalEntities`); each is one method marked
- * CHOICE so that whoever learns the real shape changes one place. The provider's other guesses
+ * CHOICE so that whoever learns the real shape changes one place, as are two economies of
+ * requests: several template ids in one prerequisites call (`prerequisiteLists`) and waiting for
+ * map actions through the map list (`waitForMapRequest`). The provider's other guesses
  * live outside this client, one function each: the values of a NEW link
  * (`resources/dualWriteConnection/newLinkRequest.ts`) and when a solution counts as applied
  * (`resources/common/solutions.ts`, `solutionStates`).
@@ -22,8 +24,9 @@
  * | listMaps             | GET DWM/Entities?targetType=AX&cid=<cid>                                 | DWCommonEngine.cs:43-124; Struct/DWMaps.cs |
  * | startAction          | POST DWM/Start `{action:"1"\|"4"\|"5"\|"6"\|"8", details}`                 | DWMapEngine.cs:1698-1852; Struct/MapsHelper.cs |
  * | getRequestStatus/wait… | GET DWM/Status/<requestId> → the request's maps                        | DWMapEngine.cs:1854-1928 |
- * | initialize           | POST DWM/Start "8", then GET DWM/Entities until the map has a pid        | DWMapEngine.cs:1351-1358, 1798-1815 |
- * | prerequisiteSequence | POST DWM/GetTemplatePrerequisiteSequences/<cid> `["<template id>"]`      | DWMapEngine.cs:1541-1591 |
+ * | waitForMapRequest    | GET DWM/Entities (one poller per cid; the `lastRequests` entry), else Status | CHOICE; DWMapEngine.cs:1881, DWCommonEngine.cs:87 |
+ * | initialize           | POST DWM/Start "8", then waitForMapRequest (the map with its pid)        | DWMapEngine.cs:1351-1358, 1798-1815 |
+ * | prerequisiteSequence | POST DWM/GetTemplatePrerequisiteSequences/<cid> `["<id>", …]`, kept per id | DWMapEngine.cs:1541-1591; several ids: CHOICE (`prerequisiteLists`) |
  * | fieldMappings        | GET DWM/<pid>/FieldMappings                                              | DWCommonEngine.cs:256-335; Struct/DWFieldMapping.cs |
  * | refreshTables        | POST /api/Project/<fieldMappings.name>/Refresh `{"tokens":[""]}`          | DWMapEngine.cs:1423-1476 |
  * | listSolutions        | GET DWM/SolutionAware/<cid>/Solutions/                                   | DWCommonEngine.cs:210-253; Struct/SolutionList.cs |
@@ -35,6 +38,11 @@
  *
  * Every POST (and the PUT) carries `Accept: application/json` and
  * `Origin: https://dataintegrator.trafficmanager.net/` (DWHttp.cs:27-42).
+ *
+ * Reads are shared (`SharedReads`): a write forgets what it can change (a map action the map
+ * lists, integration keys the connection sets, a link change everything), and a list read that
+ * shows a request done replaces the shared list, so no shared read is older than this process's
+ * latest write or the latest request it waited for.
  *
  * Starts are not idempotent: after an ambiguous answer the request is looked up in the maps'
  * `lastRequests`, and sent again only when the gateway has no record of it. A Reset is never sent
@@ -691,8 +699,9 @@ export class GatewayClient {
    * does not show is asked for with `Status/<requestId>`.
    *
    * Pace: the first read comes when a request like it took to finish before, as the finished
-   * `lastRequests` of the link show (`modifiedOn` − `createdOn`), at least `pollMs`; after that
-   * the pause grows by half up to `maxPollMs`.
+   * `lastRequests` of the link show (`modifiedOn` − `createdOn`; `pollMs` when none shows); then
+   * a pause of half that (between 50 ms and `pollMs`), growing by half each read up to
+   * `maxPollMs` — a transition that ends just after the first read is seen soon after.
    *
    * @throws as `waitForRequest`
    */
@@ -704,7 +713,9 @@ export class GatewayClient {
     const timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const now = this.now();
     const key = cid.toLowerCase();
-    const first = Math.min(this.expectedDuration(key), timeoutMs);
+    const expected = this.expectedDuration(key);
+    const first = Math.min(expected ?? this.pollMs, timeoutMs);
+    const floor = Math.min(this.pollMs, MIN_POLL_MS);
     return new Promise<RequestStatus>((resolve, reject) => {
       const waiter: MapWaiter = {
         requestId,
@@ -713,7 +724,7 @@ export class GatewayClient {
         deadline: now + timeoutMs,
         signal: options.signal ?? this.signal,
         due: now + first,
-        interval: this.pollMs,
+        interval: Math.min(this.pollMs, Math.max(floor, Math.round(first / 2))),
         resolve,
         reject,
       };
@@ -729,9 +740,11 @@ export class GatewayClient {
   /**
    * How long a map request on the link takes, as its finished requests show: the median of
    * `modifiedOn` − `createdOn` of the finished `lastRequests` in the last list read, between
-   * `pollMs` and `maxPollMs`; `pollMs` when none shows.
+   * 50 ms (or `pollMs` when lower) and 4 × `pollMs` (the gateway's clock may not run as ours: a
+   * long estimate waits no longer than that, then the growing pauses take over); undefined when
+   * none shows.
    */
-  private expectedDuration(key: string): number {
+  private expectedDuration(key: string): number | undefined {
     const took = (this.lastSeen.get(key) ?? [])
       .flatMap((m) => m.lastRequests)
       .filter((r) => r.state === RequestState.Completed && r.createdOn && r.modifiedOn)
@@ -739,9 +752,9 @@ export class GatewayClient {
       .filter((ms) => Number.isFinite(ms) && ms >= 0)
       .sort((a, b) => a - b);
     const median = took[Math.floor(took.length / 2)];
-    return median === undefined
-      ? this.pollMs
-      : Math.min(this.maxPollMs, Math.max(this.pollMs, median));
+    const floor = Math.min(this.pollMs, MIN_POLL_MS);
+    const ceiling = Math.min(this.maxPollMs, 4 * this.pollMs);
+    return median === undefined ? undefined : Math.min(ceiling, Math.max(floor, median));
   }
 
   /** The poller of one cid: reads the map list when a waiter is due, until none waits. */
@@ -1436,6 +1449,9 @@ const WRITE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 type EntityItem = z.output<typeof entityItemSchema>;
+
+/** The shortest pause between reads of a map list waited on (unless `pollMs` is shorter). */
+const MIN_POLL_MS = 50;
 
 /** Template ids asked at most in one prerequisites call. */
 const PREREQUISITE_BATCH = 50;

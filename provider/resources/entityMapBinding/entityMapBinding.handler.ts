@@ -17,6 +17,12 @@
  * | update | as create; a new `initialSync` master or trigger on a running map: POST DWM/Start "4" + status, then the start with initial sync |
  * | delete | a map it brought into service (or `onDelete: "stop"`): GET DWM/Environments; GET /api/ConnectionSet/<cname>; GET DWM/Entities; POST DWM/Start "4" (stop) + GET DWM/Status/<id>. An adopted map: none (left as it runs) |
  *
+ * Request economy: every read is shared by the bindings of one operation (a refresh reads the link
+ * and its map list once); a map action is waited for by one poller of the link's map list that
+ * serves every binding (`GatewayClient.waitForMapRequest`, where the table says GET DWM/Status),
+ * and the list that shows it done is the map afterwards; prerequisites are asked once per
+ * template, several templates in one call (CHOICE, `GatewayClient.prerequisiteLists`).
+ *
  * A map is identified by its name: the resource id is `<environment id>/<map name>` (the import id
  * names the F&O environment instead, see `mapImport.ts`), and the `tid` the gateway calls for is
  * read afresh (it is the ACTIVE template id, which a version switch changes). Never deleted:
@@ -711,14 +717,17 @@ function plan(
   return changes;
 }
 
-/** Stops the map (the binding's clean-up); a map already stopped, or gone, is done. */
+/**
+ * Stops the map (the binding's clean-up); a map already stopped, or gone, is done. The reads are
+ * shared by the deletes of one `destroy` (never older than this process's latest write or wait).
+ */
 async function release(d: Desired, c: Clients, ctx: HandlerContext): Promise<void> {
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl, { fresh: true });
+  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link) return; // the link is gone (or is another Dataverse's), and its maps with it
-  const map = findMap(await c.gateway.listMaps(link.cid, { fresh: true }), d.mapName);
+  const map = findMap(await c.gateway.listMaps(link.cid), d.mapName);
   if (!map || STOPPED_LIKE.includes(map.state)) return;
   await withMapLock(link.cid, d.mapName, async () => {
-    const current = findMap(await c.gateway.listMaps(link.cid, { fresh: true }), d.mapName);
+    const current = findMap(await c.gateway.listMaps(link.cid), d.mapName);
     if (current && !STOPPED_LIKE.includes(current.state))
       await actOnMap(c, ctx, link.cid, current, MapAction.Stop);
   });
