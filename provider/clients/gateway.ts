@@ -390,12 +390,18 @@ export class GatewayClient {
   private readonly signal: AbortSignal | undefined;
   /** Prerequisite sequences per `cid|template id` (lower case), kept until a version or link changes. */
   private readonly prerequisites = new Map<string, Promise<string[]>>();
+  /** Links whose maps were asked for in passing (`prerequisiteSequence`). */
+  private readonly prefetched = new Set<string>();
   /** Prerequisite questions waiting for the next call, per cid (`prerequisiteLists`). */
   private readonly prerequisiteQueues = new Map<string, PrerequisiteQueue>();
   /** False once the gateway answered a several-id call without one list per id. */
   private batchPrerequisites: boolean;
-  /** The last map list read per cid (for request lookups and the pace of polls). */
-  private readonly lastSeen = new Map<string, readonly GatewayMap[]>();
+  /** The latest map list read per cid (for request lookups and the pace of polls). */
+  private readonly lastSeen = new Map<string, { seq: number; maps: readonly GatewayMap[] }>();
+  /** Counts map actions; a list read remembers the count when it was sent. */
+  private actionSeq = 0;
+  /** Per cid: when (`actionSeq`) this process last acted on each map, by name. */
+  private readonly actedOn = new Map<string, Map<string, number>>();
   /** Requests waited for per cid, served by one poller of the cid's map list (`pollMaps`). */
   private readonly mapWaiters = new Map<string, MapWaiter[]>();
 
@@ -589,17 +595,54 @@ export class GatewayClient {
    * The maps of a linked environment (only those of applied solutions). Concurrent and
    * near-simultaneous calls for the same `cid` share one request (see `SharedReads`); `fresh`
    * forces a new one.
+   *
+   * A map action of this process does not make the shared list useless to everyone: it marks the
+   * maps it acts on, and a shared list read before that mark is read again only for a caller that
+   * names one of them in `current` (the maps it decides on) — or names none. So bindings that
+   * start their maps one after another do not each bring a new read; the poller's reads
+   * (`waitForMapRequest`) keep the shared list recent.
    */
-  async listMaps(cid: string, options: { fresh?: boolean } = {}): Promise<GatewayMap[]> {
+  async listMaps(
+    cid: string,
+    options: { readonly fresh?: boolean; readonly current?: readonly string[] } = {},
+  ): Promise<GatewayMap[]> {
     const url = `${this.dwm}Entities?${query({ targetType: "AX", cid })}`;
-    const items = await this.shared.read(
-      `maps:${cid}`,
-      () => this.get(url, entityItemsSchema),
-      options,
-    );
-    const maps = items.map(toGatewayMap);
-    this.lastSeen.set(cid.toLowerCase(), maps);
+    const key = cid.toLowerCase();
+    const load = async (): Promise<{ seq: number; items: EntityItem[] }> => {
+      const seq = this.actionSeq; // taken when the read is sent
+      return { seq, items: await this.get(url, entityItemsSchema) };
+    };
+    let read = await this.shared.read(`maps:${cid}`, load, { fresh: options.fresh ?? false });
+    if (!options.fresh && this.actedSince(key, read.seq, options.current))
+      read = await this.shared.read(`maps:${cid}`, load, { fresh: true });
+    const maps = read.items.map(toGatewayMap);
+    const seen = this.lastSeen.get(key);
+    if (!seen || seen.seq <= read.seq) this.lastSeen.set(key, { seq: read.seq, maps });
     return maps;
+  }
+
+  /**
+   * Whether this process acted on one of `names` (any map, when undefined) of link `key` after a
+   * list read sent at `seq`.
+   */
+  private actedSince(key: string, seq: number, names: readonly string[] | undefined): boolean {
+    const acted = this.actedOn.get(key);
+    if (!acted) return false;
+    if (names === undefined) return [...acted.values()].some((at) => at > seq);
+    return [ANY_MAP, ...names].some((n) => (acted.get(n) ?? 0) > seq);
+  }
+
+  /** Marks the maps (by template id) a map action acts on, before it is sent and after. */
+  private noteAction(cid: string, tids: readonly string[]): void {
+    const key = cid.toLowerCase();
+    const seq = ++this.actionSeq;
+    let acted = this.actedOn.get(key);
+    if (!acted) this.actedOn.set(key, (acted = new Map<string, number>()));
+    const known = this.lastSeen.get(key)?.maps ?? [];
+    for (const tid of tids) {
+      const map = known.find((m) => sameId(m.tid, tid));
+      acted.set(map ? map.tName : ANY_MAP, seq);
+    }
   }
 
   /**
@@ -635,7 +678,14 @@ export class GatewayClient {
       }
       return { applied: false };
     };
-    const result = await this.writeOnce(request, lookup, "maps");
+    // The maps acted on are marked (listMaps' `current`) rather than the shared list forgotten.
+    for (const cid of cids) this.noteAction(cid, [...tids]);
+    let result: { requestId: string } | undefined;
+    try {
+      result = await this.writeOnce(request, lookup, "mapActions");
+    } finally {
+      for (const cid of cids) this.noteAction(cid, [...tids]);
+    }
     if (!result)
       throw new DualWriteError(
         "The gateway recorded the request but its id could not be read.",
@@ -745,7 +795,7 @@ export class GatewayClient {
    * none shows.
    */
   private expectedDuration(key: string): number | undefined {
-    const took = (this.lastSeen.get(key) ?? [])
+    const took = (this.lastSeen.get(key)?.maps ?? [])
       .flatMap((m) => m.lastRequests)
       .filter((r) => r.state === RequestState.Completed && r.createdOn && r.modifiedOn)
       .map((r) => Date.parse(r.modifiedOn as string) - Date.parse(r.createdOn as string))
@@ -757,8 +807,13 @@ export class GatewayClient {
     return median === undefined ? undefined : Math.min(ceiling, Math.max(floor, median));
   }
 
-  /** The poller of one cid: reads the map list when a waiter is due, until none waits. */
+  /**
+   * The poller of one cid: reads the map list when a waiter is due, until none waits. Reads are
+   * at least the expected duration of a request apart (`pollMs` when unknown): maps started one
+   * after another share a read instead of each bringing its own forward.
+   */
   private async pollMaps(cid: string, key: string): Promise<void> {
+    let lastRead = Number.NEGATIVE_INFINITY;
     for (;;) {
       const waiters = this.mapWaiters.get(key) ?? [];
       for (const w of [...waiters]) {
@@ -768,7 +823,8 @@ export class GatewayClient {
         this.mapWaiters.delete(key);
         return;
       }
-      const wait = Math.min(...waiters.map((w) => w.due)) - this.now();
+      const gap = this.expectedDuration(key) ?? this.pollMs;
+      const wait = Math.max(Math.min(...waiters.map((w) => w.due)), lastRead + gap) - this.now();
       if (wait > 0) {
         try {
           await cancellableSleep(this.sleep, this.signal, "map requests")(wait);
@@ -778,6 +834,7 @@ export class GatewayClient {
         }
       }
       const serving = [...waiters];
+      lastRead = this.now();
       let maps: GatewayMap[];
       try {
         // Fresh: its result is what later readers of the list share.
@@ -871,48 +928,89 @@ export class GatewayClient {
   /**
    * The prerequisite maps of one template, as ACTIVE template ids in start order, its own id
    * excluded: the answer's list for that id (DWMapEngine.cs:1569-1580). Kept per template id
-   * until a version switch or a link change (the sequence names active template ids); questions
-   * asked while a call is in flight go together in the next call (`prerequisiteLists`).
+   * until a version switch or a link change (the sequence names active template ids). The first
+   * question of a link asks, in the same calls, for every map of the link as last read (at most
+   * `PREREQUISITE_PREFETCH`): the bindings of one operation ask for many of them, one after
+   * another as the engine reaches them. Questions asked while a call is being made go together
+   * in the next one (`prerequisiteLists`).
    */
   async prerequisiteSequence(cid: string, templateId: string): Promise<string[]> {
-    const key = `${cid}|${templateId}`.toLowerCase();
-    let sequence = this.prerequisites.get(key);
-    if (!sequence) {
-      sequence = this.askPrerequisites(cid, templateId);
-      this.prerequisites.set(key, sequence);
-      // A failure is not kept: the next caller asks again.
-      sequence.catch(() => {
-        if (this.prerequisites.get(key) === sequence) this.prerequisites.delete(key);
-      });
+    const key = prerequisiteKey(cid, templateId);
+    if (!this.prerequisites.has(key)) {
+      const link = cid.toLowerCase();
+      const others = this.prefetched.has(link)
+        ? []
+        : (this.lastSeen.get(link)?.maps ?? []).map((m) => m.tid);
+      this.prefetched.add(link);
+      this.enqueuePrerequisites(cid, templateId, true);
+      for (const tid of others.slice(0, PREREQUISITE_PREFETCH))
+        this.enqueuePrerequisites(cid, tid, false);
     }
-    return (await sequence).filter((id) => id !== templateId);
+    const own = (ids: string[]): string[] => ids.filter((id) => id !== templateId);
+    try {
+      return own(await (this.prerequisites.get(key) as Promise<string[]>));
+    } catch (error) {
+      if (!(error instanceof NotAnswered)) throw error;
+      // Asked along with others in a call whose answer was not trusted: ask for it alone.
+      this.enqueuePrerequisites(cid, templateId, true);
+      return own(await (this.prerequisites.get(key) as Promise<string[]>));
+    }
   }
 
-  /** Queues one template id for the cid's next prerequisites call; starts one if none runs. */
-  private askPrerequisites(cid: string, templateId: string): Promise<string[]> {
+  /**
+   * Queues a template id for the cid's next prerequisites call (`wanted`: someone waits for it;
+   * else asked in passing), keeping its answer's promise; starts the calls if none is due.
+   */
+  private enqueuePrerequisites(cid: string, templateId: string, wanted: boolean): void {
+    const key = prerequisiteKey(cid, templateId);
     let queue = this.prerequisiteQueues.get(cid);
     if (!queue) this.prerequisiteQueues.set(cid, (queue = { busy: false, asked: [] }));
-    const asked = queue;
-    const answer = new Promise<string[]>((resolve, reject) => {
-      asked.asked.push({ templateId, resolve, reject });
+    const queued = queue.asked.find((a) => prerequisiteKey(cid, a.templateId) === key);
+    if (queued) {
+      if (wanted) queued.wanted = true;
+      if (!this.prerequisites.has(key)) this.prerequisites.set(key, queued.answer);
+      return;
+    }
+    if (this.prerequisites.has(key)) return;
+    let settle: Pick<PrerequisiteQueue["asked"][number], "resolve" | "reject"> | undefined;
+    const answer = new Promise<string[]>((resolve, reject) => (settle = { resolve, reject }));
+    this.prerequisites.set(key, answer);
+    // A failure is not kept: the next caller asks again.
+    answer.catch(() => {
+      if (this.prerequisites.get(key) === answer) this.prerequisites.delete(key);
     });
+    queue.asked.push({ templateId, wanted, answer, ...(settle as NonNullable<typeof settle>) });
     // Callers that ask in the same turn (bindings that read one shared map list) join one call.
-    if (!asked.busy) setImmediate(() => void this.flushPrerequisites(cid, asked));
-    asked.busy = true;
-    return answer;
+    if (!queue.busy) {
+      queue.busy = true;
+      const asked = queue;
+      setImmediate(() => void this.flushPrerequisites(cid, asked));
+    }
   }
 
-  /** Sends what the queue holds, a batch at a time, until it is empty. */
+  /** Sends what the queue holds, `PREREQUISITE_BATCH` ids a call, until it is empty. */
   private async flushPrerequisites(cid: string, queue: PrerequisiteQueue): Promise<void> {
     while (queue.asked.length > 0) {
-      const batch = queue.asked.splice(0, PREREQUISITE_BATCH);
-      const ids = [...new Set(batch.map((a) => a.templateId))];
-      try {
-        const lists = await this.prerequisiteLists(cid, ids);
-        for (const a of batch) a.resolve(lists[ids.indexOf(a.templateId)] ?? []);
-      } catch (error) {
-        for (const a of batch) a.reject(error);
-      }
+      const all = queue.asked.splice(0);
+      const batches: (typeof all)[] = [];
+      for (let i = 0; i < all.length; i += PREREQUISITE_BATCH)
+        batches.push(all.slice(i, i + PREREQUISITE_BATCH));
+      await Promise.all(
+        batches.map(async (batch) => {
+          const ids = batch.map((a) => a.templateId);
+          const wanted = new Set(batch.filter((a) => a.wanted).map((a) => a.templateId));
+          try {
+            const lists = await this.prerequisiteLists(cid, ids, wanted);
+            for (const a of batch) {
+              const list = lists.get(a.templateId);
+              if (list) a.resolve(list);
+              else a.reject(new NotAnswered());
+            }
+          } catch (error) {
+            for (const a of batch) a.reject(error);
+          }
+        }),
+      );
     }
     queue.busy = false;
   }
@@ -922,15 +1020,25 @@ export class GatewayClient {
    * one call. The body is a list of template ids and the answer `List<List<string>>`
    * (DWMapEngine.cs:1553-1580), but the tool sends one id and reads `[0]`, so one list per id is
    * not shown by the evidence. An answer without exactly one list per id sent is not trusted:
-   * the ids are asked one per call, as the tool does, and from then on every call carries one id.
+   * the `wanted` ids are asked one per call, as the tool does, and from then on every call
+   * carries one id. Returns the sequences it has, by template id.
    */
-  private async prerequisiteLists(cid: string, ids: readonly string[]): Promise<string[][]> {
+  private async prerequisiteLists(
+    cid: string,
+    ids: readonly string[],
+    wanted: ReadonlySet<string>,
+  ): Promise<Map<string, string[]>> {
     if (ids.length > 1 && this.batchPrerequisites) {
       const lists = await this.postPrerequisites(cid, ids);
-      if (lists.length === ids.length) return lists;
+      if (lists.length === ids.length) return new Map(ids.map((id, i) => [id, lists[i] ?? []]));
       this.batchPrerequisites = false;
     }
-    return Promise.all(ids.map(async (id) => (await this.postPrerequisites(cid, [id]))[0] ?? []));
+    const asked = ids.filter((id) => wanted.has(id));
+    return new Map(
+      await Promise.all(
+        asked.map(async (id) => [id, (await this.postPrerequisites(cid, [id]))[0] ?? []] as const),
+      ),
+    );
   }
 
   /** `POST GetTemplatePrerequisiteSequences/<cid>` with `ids` (a read sent as POST). */
@@ -1195,13 +1303,18 @@ export class GatewayClient {
   }
 
   /**
-   * Forgets the shared reads a write can change: `maps` — the map lists (a map action, a table
-   * refresh); `versions` — the map lists and the prerequisite sequences, which name active
+   * Forgets the shared reads a write can change: `mapActions` — nothing (a map action marks the
+   * maps it acts on, see `listMaps`); `maps` — the map lists (a table refresh, a request ended);
+   * `versions` — the map lists and the prerequisite sequences, which name active
    * template ids (a version switch); `connectionSet` — the connection sets (integration keys);
    * `all` — everything (link, legal entities, solutions).
    */
   private forget(changes: WriteScope): void {
-    if (changes === "all" || changes === "versions") this.prerequisites.clear();
+    if (changes === "all" || changes === "versions") {
+      this.prerequisites.clear();
+      this.prefetched.clear();
+    }
+    if (changes === "mapActions") return; // marked per map instead (`noteAction`)
     if (changes === "all") this.shared.invalidate();
     else if (changes === "connectionSet")
       this.shared.invalidate((key) => key.startsWith("connectionSet:"));
@@ -1352,7 +1465,7 @@ export class GatewayClient {
   private async knownRequestIds(cids: readonly string[]): Promise<Set<string>> {
     const ids = new Set<string>();
     for (const cid of cids) {
-      const maps = this.lastSeen.get(cid.toLowerCase()) ?? (await this.listMaps(cid));
+      const maps = this.lastSeen.get(cid.toLowerCase())?.maps ?? (await this.listMaps(cid));
       for (const map of maps) for (const r of map.lastRequests) ids.add(r.requestId);
     }
     return ids;
@@ -1450,11 +1563,16 @@ const WRITE_HEADERS: Readonly<Record<string, string>> = {
 
 type EntityItem = z.output<typeof entityItemSchema>;
 
+/** The mark of a map action on a map whose name was not known. */
+const ANY_MAP = "*";
+
 /** The shortest pause between reads of a map list waited on (unless `pollMs` is shorter). */
 const MIN_POLL_MS = 50;
 
 /** Template ids asked at most in one prerequisites call. */
 const PREREQUISITE_BATCH = 50;
+/** Template ids of a link asked in passing with its first prerequisites question. */
+const PREREQUISITE_PREFETCH = 4 * PREREQUISITE_BATCH;
 
 /** The prerequisite questions of one cid waiting for a call. */
 interface PrerequisiteQueue {
@@ -1462,9 +1580,20 @@ interface PrerequisiteQueue {
   busy: boolean;
   readonly asked: {
     readonly templateId: string;
+    /** Someone waits for it (else it is asked in passing, see `prerequisiteSequence`). */
+    wanted: boolean;
+    readonly answer: Promise<string[]>;
     resolve(sequence: string[]): void;
     reject(error: unknown): void;
   }[];
+}
+
+/** A template id asked in passing whose call's answer was not trusted (`prerequisiteLists`). */
+class NotAnswered extends Error {}
+
+/** The key of a prerequisite sequence: `cid|template id`, lower case. */
+function prerequisiteKey(cid: string, templateId: string): string {
+  return `${cid}|${templateId}`.toLowerCase();
 }
 
 /** One map request waited for by the poller of its cid's map list. */
@@ -1483,7 +1612,7 @@ interface MapWaiter {
 }
 
 /** What a write can change, for `GatewayClient.forget`. */
-type WriteScope = "all" | "maps" | "versions" | "connectionSet";
+type WriteScope = "all" | "maps" | "versions" | "connectionSet" | "mapActions";
 
 /** What a lookup after an ambiguous answer found. */
 interface Lookup {

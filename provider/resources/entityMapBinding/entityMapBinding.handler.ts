@@ -236,7 +236,7 @@ async function verify(
     linkBetween(c, d.financeOperationsUrl, d.dataverseUrl),
     mapDefinition(c, d.dataverseUrl, d.mapName),
   ]);
-  const maps = link ? await c.gateway.listMaps(link.cid) : [];
+  const maps = link ? await c.gateway.listMaps(link.cid, { current: [d.mapName] }) : [];
   const map = findMap(maps, d.mapName);
   if (!map && definition.source === "none") {
     const known = [...maps.map((m) => m.tName), ...(await installedMapNames(c))];
@@ -420,7 +420,7 @@ async function converge(
 ): Promise<{ version: string; sync?: BindingSyncRecord }> {
   // Shared: the list this process read after its latest write on the link, or after the latest
   // request it waited for (GatewayClient), else read now.
-  const maps = await c.gateway.listMaps(d.cid);
+  let maps = await c.gateway.listMaps(d.cid, { current: [d.mapName] });
   const found = findMap(maps, d.mapName);
   if (!found) {
     const solution = await solutionOfMap(c, d.mapName);
@@ -443,7 +443,14 @@ async function converge(
     );
   }
 
-  const prerequisites = await prerequisitesOf(c, d.cid, found, maps);
+  let prerequisites = await prerequisitesOf(c, d.cid, found, maps);
+  if (prerequisites.length > 0) {
+    // Their states decide: read again if this process acted on one since the list was read.
+    maps = await c.gateway.listMaps(d.cid, {
+      current: [d.mapName, ...prerequisites.map((p) => p.tName)],
+    });
+    prerequisites = prerequisites.map((p) => findMap(maps, p.tName) ?? p);
+  }
   if (d.state !== "Stopped") {
     const missing = prerequisites.filter((p) => !RUNNING_LIKE.includes(p.state));
     if (missing.length > 0 && !d.startPrerequisites) {
@@ -454,7 +461,8 @@ async function converge(
     }
     for (const pre of missing) {
       await withMapLock(d.cid, pre.tName, async () => {
-        const current = findMap(await c.gateway.listMaps(d.cid), pre.tName) ?? pre;
+        const current =
+          findMap(await c.gateway.listMaps(d.cid, { current: [pre.tName] }), pre.tName) ?? pre;
         const action = nextAction(current.state, "Running");
         if (action !== undefined) {
           ctx.log(`Map ${pre.tName} is a prerequisite of ${d.mapName}`);
@@ -466,7 +474,8 @@ async function converge(
 
   let sync: BindingSyncRecord | undefined;
   await withMapLock(d.cid, d.mapName, async () => {
-    let map = findMap(await c.gateway.listMaps(d.cid), d.mapName) ?? found;
+    let map =
+      findMap(await c.gateway.listMaps(d.cid, { current: [d.mapName] }), d.mapName) ?? found;
     const versionDiffers = map.activeTemplate?.id !== template.id;
     const entitySet = entitySetOf(map);
     const link =
@@ -575,13 +584,16 @@ interface Found {
  * link and the map list of the declared environment id are read at once.
  */
 async function find(d: Desired, c: Clients, _fresh: boolean): Promise<Found | undefined> {
-  const declared = d.cid === UNKNOWN ? undefined : c.gateway.listMaps(d.cid);
+  const current = { current: [d.mapName] };
+  const declared = d.cid === UNKNOWN ? undefined : c.gateway.listMaps(d.cid, current);
   // Read by the link's own id below when that differs; a failure here then does not matter.
   declared?.catch(() => undefined);
   const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link) return undefined;
   const maps =
-    declared && sameCid(link.cid, d.cid) ? await declared : await c.gateway.listMaps(link.cid);
+    declared && sameCid(link.cid, d.cid)
+      ? await declared
+      : await c.gateway.listMaps(link.cid, current);
   const map = findMap(maps, d.mapName);
   return map ? { link, maps, map } : undefined;
 }
@@ -724,10 +736,11 @@ function plan(
 async function release(d: Desired, c: Clients, ctx: HandlerContext): Promise<void> {
   const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link) return; // the link is gone (or is another Dataverse's), and its maps with it
-  const map = findMap(await c.gateway.listMaps(link.cid), d.mapName);
+  const mine = { current: [d.mapName] };
+  const map = findMap(await c.gateway.listMaps(link.cid, mine), d.mapName);
   if (!map || STOPPED_LIKE.includes(map.state)) return;
   await withMapLock(link.cid, d.mapName, async () => {
-    const current = findMap(await c.gateway.listMaps(link.cid), d.mapName);
+    const current = findMap(await c.gateway.listMaps(link.cid, mine), d.mapName);
     if (current && !STOPPED_LIKE.includes(current.state))
       await actOnMap(c, ctx, link.cid, current, MapAction.Stop);
   });
