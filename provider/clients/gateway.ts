@@ -39,10 +39,12 @@
  * Every POST (and the PUT) carries `Accept: application/json` and
  * `Origin: https://dataintegrator.trafficmanager.net/` (DWHttp.cs:27-42).
  *
- * Reads are shared (`SharedReads`): a write forgets what it can change (a map action the map
- * lists, integration keys the connection sets, a link change everything), and a list read that
- * shows a request done replaces the shared list, so no shared read is older than this process's
- * latest write or the latest request it waited for.
+ * Reads are shared (`SharedReads`): a write forgets what it can change (integration keys the
+ * connection sets, a version switch or table refresh the map lists, a link change everything); a
+ * map action marks the maps it acts on, so that a caller deciding on one of them reads the list
+ * again (`listMaps`, `current`); and a list read that shows a request done replaces the shared
+ * list. So no read a decision rests on is older than this process's latest write to what it
+ * decides on, or than the latest request it waited for.
  *
  * Starts are not idempotent: after an ambiguous answer the request is looked up in the maps'
  * `lastRequests`, and sent again only when the gateway has no record of it. A Reset is never sent
