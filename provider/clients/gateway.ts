@@ -4,7 +4,9 @@
  * integration keys and initial-sync results — in the dialect of Microsoft's own tool,
  * microsoft/Dual-write-automations at f14edd6 (`DWLibary/…`), which is the judge of every shape.
  * Two calls have no public evidence (`unlink`, `setLegalEntities`); each is one method marked
- * CHOICE so that whoever learns the real shape changes one place. The provider's other guesses
+ * CHOICE so that whoever learns the real shape changes one place, as are two economies of
+ * requests: several template ids in one prerequisites call (`prerequisiteLists`) and waiting for
+ * map actions through the map list (`waitForMapRequest`). The provider's other guesses
  * live outside this client, one function each: the values of a NEW link
  * (`resources/dualWriteConnection/newLinkRequest.ts`) and when a solution counts as applied
  * (`resources/common/solutions.ts`, `solutionStates`).
@@ -22,8 +24,9 @@
  * | listMaps             | GET DWM/Entities?targetType=AX&cid=<cid>                                 | DWCommonEngine.cs:43-124; Struct/DWMaps.cs |
  * | startAction          | POST DWM/Start `{action:"1"\|"4"\|"5"\|"6"\|"8", details}`                 | DWMapEngine.cs:1698-1852; Struct/MapsHelper.cs |
  * | getRequestStatus/wait… | GET DWM/Status/<requestId> → the request's maps                        | DWMapEngine.cs:1854-1928 |
- * | initialize           | POST DWM/Start "8", then GET DWM/Entities until the map has a pid        | DWMapEngine.cs:1351-1358, 1798-1815 |
- * | prerequisiteSequence | POST DWM/GetTemplatePrerequisiteSequences/<cid> `["<template id>"]`      | DWMapEngine.cs:1541-1591 |
+ * | waitForMapRequest    | GET DWM/Entities (one poller per cid; the `lastRequests` entry), else Status | CHOICE; DWMapEngine.cs:1881, DWCommonEngine.cs:87 |
+ * | initialize           | POST DWM/Start "8", then waitForMapRequest (the map with its pid)        | DWMapEngine.cs:1351-1358, 1798-1815 |
+ * | prerequisiteSequence | POST DWM/GetTemplatePrerequisiteSequences/<cid> `["<id>", …]`, kept per id | DWMapEngine.cs:1541-1591; several ids: CHOICE (`prerequisiteLists`) |
  * | fieldMappings        | GET DWM/<pid>/FieldMappings                                              | DWCommonEngine.cs:256-335; Struct/DWFieldMapping.cs |
  * | refreshTables        | POST /api/Project/<fieldMappings.name>/Refresh `{"tokens":[""]}`          | DWMapEngine.cs:1423-1476 |
  * | listSolutions        | GET DWM/SolutionAware/<cid>/Solutions/                                   | DWCommonEngine.cs:210-253; Struct/SolutionList.cs |
@@ -35,6 +38,13 @@
  *
  * Every POST (and the PUT) carries `Accept: application/json` and
  * `Origin: https://dataintegrator.trafficmanager.net/` (DWHttp.cs:27-42).
+ *
+ * Reads are shared (`SharedReads`): a write forgets what it can change (integration keys the
+ * connection sets, a version switch or table refresh the map lists, a link change everything); a
+ * map action marks the maps it acts on, so that a caller deciding on one of them reads the list
+ * again (`listMaps`, `current`); and a list read that shows a request done replaces the shared
+ * list. So no read a decision rests on is older than this process's latest write to what it
+ * decides on, or than the latest request it waited for.
  *
  * Starts are not idempotent: after an ambiguous answer the request is looked up in the maps'
  * `lastRequests`, and sent again only when the gateway has no record of it. A Reset is never sent
@@ -59,7 +69,7 @@ import {
   templateSchema,
 } from "./gatewaySchemas";
 import { SharedReads } from "./sharedReads";
-import { cancellableSleep, throwIfCancelled } from "./cancel";
+import { cancellableSleep, cancelled, throwIfCancelled } from "./cancel";
 import { DEFAULT_GATEWAY_SCOPE } from "../config";
 
 /** Map states (DWLibary/DWEnums.cs:43-55); the wire sends them as strings, e.g. `"4"`. */
@@ -115,6 +125,8 @@ export interface LastRequest {
   readonly action: string | undefined;
   /** When it was made, as the gateway gives it (ISO 8601); undefined when it does not say. */
   readonly createdOn: string | undefined;
+  /** When it last changed (for a finished request: when it ended); undefined when not given. */
+  readonly modifiedOn: string | undefined;
   /** A `RequestState` number. */
   readonly state: number;
   readonly errorMessage: string | undefined;
@@ -346,6 +358,11 @@ export interface GatewayClientOptions {
   /** Lookups after an ambiguous start (the request may still be registering). @default 3 */
   readonly lookupAttempts?: number;
   /**
+   * Ask for the prerequisites of several templates in one call (CHOICE, see
+   * `prerequisiteLists`); false sends one id per call, as the tool does. @default true
+   */
+  readonly batchPrerequisites?: boolean;
+  /**
    * The provider's cancellation (`provider/cancellation.ts`): every wait of this client — request
    * polls, link waits — ends at once with a `CancelledError` when it is aborted, leaving the
    * gateway's work running. @default never cancelled
@@ -373,6 +390,22 @@ export class GatewayClient {
   private readonly maxPollMs: number;
   private readonly lookupAttempts: number;
   private readonly signal: AbortSignal | undefined;
+  /** Prerequisite sequences per `cid|template id` (lower case), kept until a version or link changes. */
+  private readonly prerequisites = new Map<string, Promise<string[]>>();
+  /** Links whose maps were asked for in passing (`prerequisiteSequence`). */
+  private readonly prefetched = new Set<string>();
+  /** Prerequisite questions waiting for the next call, per cid (`prerequisiteLists`). */
+  private readonly prerequisiteQueues = new Map<string, PrerequisiteQueue>();
+  /** False once the gateway answered a several-id call without one list per id. */
+  private batchPrerequisites: boolean;
+  /** The latest map list read per cid (for request lookups and the pace of polls). */
+  private readonly lastSeen = new Map<string, { seq: number; maps: readonly GatewayMap[] }>();
+  /** Counts map actions; a list read remembers the count when it was sent. */
+  private actionSeq = 0;
+  /** Per cid: when (`actionSeq`) this process last acted on each map, by name. */
+  private readonly actedOn = new Map<string, Map<string, number>>();
+  /** Requests waited for per cid, served by one poller of the cid's map list (`pollMaps`). */
+  private readonly mapWaiters = new Map<string, MapWaiter[]>();
 
   /** @param gatewayUrl the gateway's root, e.g. `https://127.0.0.2:8443` */
   constructor(
@@ -391,6 +424,7 @@ export class GatewayClient {
     this.maxPollMs = options.maxPollMs ?? 5_000;
     this.lookupAttempts = options.lookupAttempts ?? 3;
     this.signal = options.signal;
+    this.batchPrerequisites = options.batchPrerequisites ?? true;
   }
 
   // ── environments and the link ──────────────────────────────────────────────────────────────
@@ -563,15 +597,54 @@ export class GatewayClient {
    * The maps of a linked environment (only those of applied solutions). Concurrent and
    * near-simultaneous calls for the same `cid` share one request (see `SharedReads`); `fresh`
    * forces a new one.
+   *
+   * A map action of this process does not make the shared list useless to everyone: it marks the
+   * maps it acts on, and a shared list read before that mark is read again only for a caller that
+   * names one of them in `current` (the maps it decides on) — or names none. So bindings that
+   * start their maps one after another do not each bring a new read; the poller's reads
+   * (`waitForMapRequest`) keep the shared list recent.
    */
-  async listMaps(cid: string, options: { fresh?: boolean } = {}): Promise<GatewayMap[]> {
+  async listMaps(
+    cid: string,
+    options: { readonly fresh?: boolean; readonly current?: readonly string[] } = {},
+  ): Promise<GatewayMap[]> {
     const url = `${this.dwm}Entities?${query({ targetType: "AX", cid })}`;
-    const items = await this.shared.read(
-      `maps:${cid}`,
-      () => this.get(url, entityItemsSchema),
-      options,
-    );
-    return items.map(toGatewayMap);
+    const key = cid.toLowerCase();
+    const load = async (): Promise<{ seq: number; items: EntityItem[] }> => {
+      const seq = this.actionSeq; // taken when the read is sent
+      return { seq, items: await this.get(url, entityItemsSchema) };
+    };
+    let read = await this.shared.read(`maps:${cid}`, load, { fresh: options.fresh ?? false });
+    if (!options.fresh && this.actedSince(key, read.seq, options.current))
+      read = await this.shared.read(`maps:${cid}`, load, { fresh: true });
+    const maps = read.items.map(toGatewayMap);
+    const seen = this.lastSeen.get(key);
+    if (!seen || seen.seq <= read.seq) this.lastSeen.set(key, { seq: read.seq, maps });
+    return maps;
+  }
+
+  /**
+   * Whether this process acted on one of `names` (any map, when undefined) of link `key` after a
+   * list read sent at `seq`.
+   */
+  private actedSince(key: string, seq: number, names: readonly string[] | undefined): boolean {
+    const acted = this.actedOn.get(key);
+    if (!acted) return false;
+    if (names === undefined) return [...acted.values()].some((at) => at > seq);
+    return [ANY_MAP, ...names].some((n) => (acted.get(n) ?? 0) > seq);
+  }
+
+  /** Marks the maps (by template id) a map action acts on, before it is sent and after. */
+  private noteAction(cid: string, tids: readonly string[]): void {
+    const key = cid.toLowerCase();
+    const seq = ++this.actionSeq;
+    let acted = this.actedOn.get(key);
+    if (!acted) this.actedOn.set(key, (acted = new Map<string, number>()));
+    const known = this.lastSeen.get(key)?.maps ?? [];
+    for (const tid of tids) {
+      const map = known.find((m) => sameId(m.tid, tid));
+      acted.set(map ? map.tName : ANY_MAP, seq);
+    }
   }
 
   /**
@@ -583,7 +656,7 @@ export class GatewayClient {
   async startAction(action: MapAction, details: readonly ActionDetail[]): Promise<string> {
     const json = startBody(action, details);
     const cids = [...new Set(details.map((d) => d.cid))];
-    const before = await this.knownRequestIds(cids, false);
+    const before = await this.knownRequestIds(cids);
     const request: HttpRequest = {
       method: "POST",
       url: `${this.dwm}Start`,
@@ -607,7 +680,14 @@ export class GatewayClient {
       }
       return { applied: false };
     };
-    const result = await this.writeOnce(request, lookup);
+    // The maps acted on are marked (listMaps' `current`) rather than the shared list forgotten.
+    for (const cid of cids) this.noteAction(cid, [...tids]);
+    let result: { requestId: string } | undefined;
+    try {
+      result = await this.writeOnce(request, lookup, "mapActions");
+    } finally {
+      for (const cid of cids) this.noteAction(cid, [...tids]);
+    }
     if (!result)
       throw new DualWriteError(
         "The gateway recorded the request but its id could not be read.",
@@ -663,6 +743,167 @@ export class GatewayClient {
   }
 
   /**
+   * Waits for a map request of link `cid` as `waitForRequest` does, through the link's map list:
+   * its `lastRequests` entries carry the outcome that `Status/<requestId>` answers (both are
+   * `DWMap` items, DWMapEngine.cs:1881; DWCommonEngine.cs:87), so ONE poller per cid reads
+   * `GET Entities` and serves every request waited for on the link, and the list it read last is
+   * what the maps look like after the request (the returned status's `maps`). A request the list
+   * does not show is asked for with `Status/<requestId>`.
+   *
+   * Pace: the first read comes when a request like it took to finish before, as the finished
+   * `lastRequests` of the link show (`modifiedOn` − `createdOn`; `pollMs` when none shows); then
+   * a pause of half that (between 50 ms and `pollMs`), growing by half each read up to
+   * `maxPollMs` — a transition that ends just after the first read is seen soon after.
+   *
+   * @throws as `waitForRequest`
+   */
+  waitForMapRequest(
+    cid: string,
+    requestId: string,
+    options: Omit<WaitOptions, "until" | "onProgress"> = {},
+  ): Promise<RequestStatus> {
+    const timeoutMs = options.timeoutMs ?? 30 * 60_000;
+    const now = this.now();
+    const key = cid.toLowerCase();
+    const expected = this.expectedDuration(key);
+    const first = Math.min(expected ?? this.pollMs, timeoutMs);
+    const floor = Math.min(this.pollMs, MIN_POLL_MS);
+    return new Promise<RequestStatus>((resolve, reject) => {
+      const waiter: MapWaiter = {
+        requestId,
+        what: `request ${requestId}`,
+        timeoutMs,
+        deadline: now + timeoutMs,
+        signal: options.signal ?? this.signal,
+        due: now + first,
+        interval: Math.min(this.pollMs, Math.max(floor, Math.round(first / 2))),
+        resolve,
+        reject,
+      };
+      const waiters = this.mapWaiters.get(key);
+      if (waiters) waiters.push(waiter);
+      else {
+        this.mapWaiters.set(key, [waiter]);
+        void this.pollMaps(cid, key);
+      }
+    });
+  }
+
+  /**
+   * How long a map request on the link takes, as its finished requests show: the median of
+   * `modifiedOn` − `createdOn` of the finished `lastRequests` in the last list read, between
+   * 50 ms (or `pollMs` when lower) and 4 × `pollMs` (the gateway's clock may not run as ours: a
+   * long estimate waits no longer than that, then the growing pauses take over); undefined when
+   * none shows.
+   */
+  private expectedDuration(key: string): number | undefined {
+    const took = (this.lastSeen.get(key)?.maps ?? [])
+      .flatMap((m) => m.lastRequests)
+      .filter((r) => r.state === RequestState.Completed && r.createdOn && r.modifiedOn)
+      .map((r) => Date.parse(r.modifiedOn as string) - Date.parse(r.createdOn as string))
+      .filter((ms) => Number.isFinite(ms) && ms >= 0)
+      .sort((a, b) => a - b);
+    const median = took[Math.floor(took.length / 2)];
+    const floor = Math.min(this.pollMs, MIN_POLL_MS);
+    const ceiling = Math.min(this.maxPollMs, 4 * this.pollMs);
+    return median === undefined ? undefined : Math.min(ceiling, Math.max(floor, median));
+  }
+
+  /**
+   * The poller of one cid: reads the map list when a waiter is due, until none waits. Reads are
+   * at least the expected duration of a request apart (`pollMs` when unknown): maps started one
+   * after another share a read instead of each bringing its own forward.
+   */
+  private async pollMaps(cid: string, key: string): Promise<void> {
+    let lastRead = Number.NEGATIVE_INFINITY;
+    for (;;) {
+      const waiters = this.mapWaiters.get(key) ?? [];
+      for (const w of [...waiters]) {
+        if (w.signal?.aborted) this.dropWaiter(key, w, cancelled(w.signal, w.what));
+      }
+      if (waiters.length === 0) {
+        this.mapWaiters.delete(key);
+        return;
+      }
+      const gap = this.expectedDuration(key) ?? this.pollMs;
+      const wait = Math.max(Math.min(...waiters.map((w) => w.due)), lastRead + gap) - this.now();
+      if (wait > 0) {
+        try {
+          await cancellableSleep(this.sleep, this.signal, "map requests")(wait);
+        } catch (error) {
+          for (const w of [...waiters]) this.dropWaiter(key, w, error);
+          continue;
+        }
+      }
+      const serving = [...waiters];
+      lastRead = this.now();
+      let maps: GatewayMap[];
+      try {
+        // Fresh: its result is what later readers of the list share.
+        maps = await this.listMaps(cid, { fresh: true });
+      } catch (error) {
+        for (const w of serving) this.dropWaiter(key, w, error);
+        continue;
+      }
+      await Promise.all(serving.map((w) => this.serveWaiter(key, w, maps)));
+    }
+  }
+
+  /** Settles `w` from the list read (or its own status read), or schedules its next read. */
+  private async serveWaiter(key: string, w: MapWaiter, maps: readonly GatewayMap[]): Promise<void> {
+    try {
+      let status = requestStatusOf(w.requestId, maps);
+      if (status === undefined) {
+        // Not in the list (not registered yet, or pushed out of `lastRequests`): ask for it. Done
+        // there, the list read before is older than the request's end: it is not shared on.
+        status = (await this.getRequestStatus(w.requestId)) ?? {
+          requestId: w.requestId,
+          action: undefined,
+          state: RequestState.Waiting,
+          errorMessage: undefined,
+          maps: [],
+        };
+      }
+      if (status.state === RequestState.Completed) {
+        if (status.maps !== maps && !requestStatusOf(w.requestId, maps)) this.forget("maps");
+        this.removeWaiter(key, w);
+        w.resolve(status);
+        return;
+      }
+      if (status.state === RequestState.Error) {
+        throw new DualWriteError(
+          `The gateway reports that ${w.what} failed: ${status.errorMessage ?? "no message given"}`,
+          "RequestFailed",
+        );
+      }
+      const now = this.now();
+      const left = w.deadline - now;
+      if (left <= 0)
+        throw new TimeoutError(
+          `${w.what} was still running after ${formatDuration(w.timeoutMs)} (state ${status.state}); ` +
+            "it goes on on the server: run `pulumi up` again later, or raise the timeout.",
+          w.timeoutMs,
+        );
+      // One last read at the deadline rather than giving up early.
+      w.due = now + Math.min(w.interval, left);
+      w.interval = Math.min(this.maxPollMs, Math.round(w.interval * 1.5));
+    } catch (error) {
+      this.dropWaiter(key, w, error);
+    }
+  }
+
+  private removeWaiter(key: string, w: MapWaiter): void {
+    const waiters = this.mapWaiters.get(key);
+    const at = waiters?.indexOf(w) ?? -1;
+    if (waiters && at >= 0) waiters.splice(at, 1);
+  }
+
+  private dropWaiter(key: string, w: MapWaiter, error: unknown): void {
+    this.removeWaiter(key, w);
+    w.reject(error);
+  }
+
+  /**
    * Initializes a map that has no project yet (action "8", without pid or parameters), waits
    * for the request, then re-reads the maps until it has a `pid` (DWMapEngine.cs:1351-1358).
    *
@@ -671,7 +912,9 @@ export class GatewayClient {
   async initialize(cid: string, map: GatewayMap, options: WaitOptions = {}): Promise<GatewayMap> {
     if (map.pid) return map;
     const requestId = await this.startAction(MapAction.Initialize, [{ tid: map.tid, cid }]);
-    await this.waitForRequest(requestId, options);
+    const done = await this.waitForMapRequest(cid, requestId, options);
+    const shown = done.maps.find((m) => m.tName === map.tName);
+    if (shown?.pid) return shown;
     const found = await this.pollFor(
       async () => {
         const now = (await this.listMaps(cid, { fresh: true })).find((m) => m.tName === map.tName);
@@ -686,23 +929,134 @@ export class GatewayClient {
 
   /**
    * The prerequisite maps of one template, as ACTIVE template ids in start order, its own id
-   * excluded. One id per call, as the tool sends it (DWMapEngine.cs:1559); the answer's first
-   * list is the sequence (DWMapEngine.cs:1569-1580).
+   * excluded: the answer's list for that id (DWMapEngine.cs:1569-1580). Kept per template id
+   * until a version switch or a link change (the sequence names active template ids). The first
+   * question of a link asks, in the same calls, for every map of the link as last read (at most
+   * `PREREQUISITE_PREFETCH`): the bindings of one operation ask for many of them, one after
+   * another as the engine reaches them. Questions asked while a call is being made go together
+   * in the next one (`prerequisiteLists`).
    */
   async prerequisiteSequence(cid: string, templateId: string): Promise<string[]> {
-    const lists = await this.http.requestJson(
+    const key = prerequisiteKey(cid, templateId);
+    if (!this.prerequisites.has(key)) {
+      const link = cid.toLowerCase();
+      const others = this.prefetched.has(link)
+        ? []
+        : (this.lastSeen.get(link)?.maps ?? []).map((m) => m.tid);
+      this.prefetched.add(link);
+      this.enqueuePrerequisites(cid, templateId, true);
+      for (const tid of others.slice(0, PREREQUISITE_PREFETCH))
+        this.enqueuePrerequisites(cid, tid, false);
+    }
+    const own = (ids: string[]): string[] => ids.filter((id) => id !== templateId);
+    try {
+      return own(await (this.prerequisites.get(key) as Promise<string[]>));
+    } catch (error) {
+      if (!(error instanceof NotAnswered)) throw error;
+      // Asked along with others in a call whose answer was not trusted: ask for it alone.
+      this.enqueuePrerequisites(cid, templateId, true);
+      return own(await (this.prerequisites.get(key) as Promise<string[]>));
+    }
+  }
+
+  /**
+   * Queues a template id for the cid's next prerequisites call (`wanted`: someone waits for it;
+   * else asked in passing), keeping its answer's promise; starts the calls if none is due.
+   */
+  private enqueuePrerequisites(cid: string, templateId: string, wanted: boolean): void {
+    const key = prerequisiteKey(cid, templateId);
+    let queue = this.prerequisiteQueues.get(cid);
+    if (!queue) this.prerequisiteQueues.set(cid, (queue = { busy: false, asked: [] }));
+    const queued = queue.asked.find((a) => prerequisiteKey(cid, a.templateId) === key);
+    if (queued) {
+      if (wanted) queued.wanted = true;
+      if (!this.prerequisites.has(key)) this.prerequisites.set(key, queued.answer);
+      return;
+    }
+    if (this.prerequisites.has(key)) return;
+    let settle: Pick<PrerequisiteQueue["asked"][number], "resolve" | "reject"> | undefined;
+    const answer = new Promise<string[]>((resolve, reject) => (settle = { resolve, reject }));
+    this.prerequisites.set(key, answer);
+    // A failure is not kept: the next caller asks again.
+    answer.catch(() => {
+      if (this.prerequisites.get(key) === answer) this.prerequisites.delete(key);
+    });
+    queue.asked.push({ templateId, wanted, answer, ...(settle as NonNullable<typeof settle>) });
+    // Callers that ask in the same turn (bindings that read one shared map list) join one call.
+    if (!queue.busy) {
+      queue.busy = true;
+      const asked = queue;
+      setImmediate(() => void this.flushPrerequisites(cid, asked));
+    }
+  }
+
+  /** Sends what the queue holds, `PREREQUISITE_BATCH` ids a call, until it is empty. */
+  private async flushPrerequisites(cid: string, queue: PrerequisiteQueue): Promise<void> {
+    while (queue.asked.length > 0) {
+      const all = queue.asked.splice(0);
+      const batches: (typeof all)[] = [];
+      for (let i = 0; i < all.length; i += PREREQUISITE_BATCH)
+        batches.push(all.slice(i, i + PREREQUISITE_BATCH));
+      await Promise.all(
+        batches.map(async (batch) => {
+          const ids = batch.map((a) => a.templateId);
+          const wanted = new Set(batch.filter((a) => a.wanted).map((a) => a.templateId));
+          try {
+            const lists = await this.prerequisiteLists(cid, ids, wanted);
+            for (const a of batch) {
+              const list = lists.get(a.templateId);
+              if (list) a.resolve(list);
+              else a.reject(new NotAnswered());
+            }
+          } catch (error) {
+            for (const a of batch) a.reject(error);
+          }
+        }),
+      );
+    }
+    queue.busy = false;
+  }
+
+  /**
+   * CHOICE (docs/wire-contract.md, row 9): the prerequisite sequences of several templates in
+   * one call. The body is a list of template ids and the answer `List<List<string>>`
+   * (DWMapEngine.cs:1553-1580), but the tool sends one id and reads `[0]`, so one list per id is
+   * not shown by the evidence. An answer without exactly one list per id sent is not trusted:
+   * the `wanted` ids are asked one per call, as the tool does, and from then on every call
+   * carries one id. Returns the sequences it has, by template id.
+   */
+  private async prerequisiteLists(
+    cid: string,
+    ids: readonly string[],
+    wanted: ReadonlySet<string>,
+  ): Promise<Map<string, string[]>> {
+    if (ids.length > 1 && this.batchPrerequisites) {
+      const lists = await this.postPrerequisites(cid, ids);
+      if (lists.length === ids.length) return new Map(ids.map((id, i) => [id, lists[i] ?? []]));
+      this.batchPrerequisites = false;
+    }
+    const asked = ids.filter((id) => wanted.has(id));
+    return new Map(
+      await Promise.all(
+        asked.map(async (id) => [id, (await this.postPrerequisites(cid, [id]))[0] ?? []] as const),
+      ),
+    );
+  }
+
+  /** `POST GetTemplatePrerequisiteSequences/<cid>` with `ids` (a read sent as POST). */
+  private postPrerequisites(cid: string, ids: readonly string[]): Promise<string[][]> {
+    return this.http.requestJson(
       {
         method: "POST",
         url: `${this.dwm}GetTemplatePrerequisiteSequences/${seg(cid)}`,
         scope: this.scope,
         headers: WRITE_HEADERS,
-        json: [templateId],
+        json: ids,
         accept: [200],
-        idempotent: true, // a read sent as POST
+        idempotent: true,
       },
       prerequisitesSchema,
     );
-    return (lists[0] ?? []).filter((id) => id !== templateId);
   }
 
   /** The field mapping of a map's project. */
@@ -747,6 +1101,7 @@ export class GatewayClient {
         idempotent: true, // a refresh twice is a refresh
       },
       undefined,
+      "maps",
     );
   }
 
@@ -815,6 +1170,7 @@ export class GatewayClient {
       },
       options,
       `the apply of solution ${uniqueName}`,
+      "all",
     );
   }
 
@@ -835,6 +1191,7 @@ export class GatewayClient {
         idempotent: true, // "make X active" twice is still X
       },
       undefined,
+      "versions",
     );
   }
 
@@ -861,6 +1218,7 @@ export class GatewayClient {
         idempotent: true, // sets fixed values
       },
       undefined,
+      "connectionSet",
     );
   }
 
@@ -934,15 +1292,35 @@ export class GatewayClient {
   private async write<S extends z.ZodType>(
     request: HttpRequest,
     schema: S | undefined,
+    changes: WriteScope = "all",
   ): Promise<z.output<S> | undefined> {
-    this.shared.invalidate();
+    this.forget(changes);
     try {
       if (schema) return await this.http.requestJson(request, schema);
       await this.http.request(request);
       return undefined;
     } finally {
-      this.shared.invalidate();
+      this.forget(changes);
     }
+  }
+
+  /**
+   * Forgets the shared reads a write can change: `mapActions` — nothing (a map action marks the
+   * maps it acts on, see `listMaps`); `maps` — the map lists (a table refresh, a request ended);
+   * `versions` — the map lists and the prerequisite sequences, which name active
+   * template ids (a version switch); `connectionSet` — the connection sets (integration keys);
+   * `all` — everything (link, legal entities, solutions).
+   */
+  private forget(changes: WriteScope): void {
+    if (changes === "all" || changes === "versions") {
+      this.prerequisites.clear();
+      this.prefetched.clear();
+    }
+    if (changes === "mapActions") return; // marked per map instead (`noteAction`)
+    if (changes === "all") this.shared.invalidate();
+    else if (changes === "connectionSet")
+      this.shared.invalidate((key) => key.startsWith("connectionSet:"));
+    else this.shared.invalidate((key) => key.startsWith("maps:"));
   }
 
   /**
@@ -955,11 +1333,12 @@ export class GatewayClient {
   private async writeOnce(
     request: HttpRequest,
     lookup: () => Promise<Lookup>,
+    changes: WriteScope = "all",
   ): Promise<{ requestId: string } | undefined> {
     for (let round = 1; ; round++) {
       let ambiguous: AmbiguousResponseError;
       try {
-        return await this.write(request, requestIdSchema);
+        return await this.write(request, requestIdSchema, changes);
       } catch (error) {
         if (!(error instanceof AmbiguousResponseError)) throw error;
         ambiguous = error;
@@ -1079,12 +1458,17 @@ export class GatewayClient {
     }
   }
 
-  /** Request ids already in the maps' histories, so a lookup can tell ours from older ones. */
-  private async knownRequestIds(cids: readonly string[], fresh: boolean): Promise<Set<string>> {
+  /**
+   * Request ids already in the maps' histories, so a lookup can tell ours from older ones: from
+   * the last list read of each cid (read before this start, so every id in it is older; this
+   * process's earlier requests on a map are in it, since each is waited for through a list or
+   * status read that shows it), else read now.
+   */
+  private async knownRequestIds(cids: readonly string[]): Promise<Set<string>> {
     const ids = new Set<string>();
     for (const cid of cids) {
-      for (const map of await this.listMaps(cid, { fresh }))
-        for (const r of map.lastRequests) ids.add(r.requestId);
+      const maps = this.lastSeen.get(cid.toLowerCase())?.maps ?? (await this.listMaps(cid));
+      for (const map of maps) for (const r of map.lastRequests) ids.add(r.requestId);
     }
     return ids;
   }
@@ -1093,6 +1477,7 @@ export class GatewayClient {
     read: () => Promise<{ status: RequestStatus; retryAfter: number | undefined }>,
     options: WaitOptions,
     what: string,
+    changes: WriteScope = "maps",
   ): Promise<RequestStatus> {
     const timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const deadline = this.now() + timeoutMs;
@@ -1105,11 +1490,11 @@ export class GatewayClient {
       options.onProgress?.(status);
       if (status.state === RequestState.Waiting && options.until?.(status)) return status;
       if (status.state === RequestState.Completed) {
-        this.shared.invalidate(); // maps changed state on the server
+        this.forget(changes); // what the request changed on the server
         return status;
       }
       if (status.state === RequestState.Error) {
-        this.shared.invalidate();
+        this.forget(changes);
         throw new DualWriteError(
           `The gateway reports that ${what} failed: ${status.errorMessage ?? "no message given"}`,
           "RequestFailed",
@@ -1180,6 +1565,57 @@ const WRITE_HEADERS: Readonly<Record<string, string>> = {
 
 type EntityItem = z.output<typeof entityItemSchema>;
 
+/** The mark of a map action on a map whose name was not known. */
+const ANY_MAP = "*";
+
+/** The shortest pause between reads of a map list waited on (unless `pollMs` is shorter). */
+const MIN_POLL_MS = 50;
+
+/** Template ids asked at most in one prerequisites call. */
+const PREREQUISITE_BATCH = 50;
+/** Template ids of a link asked in passing with its first prerequisites question. */
+const PREREQUISITE_PREFETCH = 4 * PREREQUISITE_BATCH;
+
+/** The prerequisite questions of one cid waiting for a call. */
+interface PrerequisiteQueue {
+  /** A flush is scheduled or running. */
+  busy: boolean;
+  readonly asked: {
+    readonly templateId: string;
+    /** Someone waits for it (else it is asked in passing, see `prerequisiteSequence`). */
+    wanted: boolean;
+    readonly answer: Promise<string[]>;
+    resolve(sequence: string[]): void;
+    reject(error: unknown): void;
+  }[];
+}
+
+/** A template id asked in passing whose call's answer was not trusted (`prerequisiteLists`). */
+class NotAnswered extends Error {}
+
+/** The key of a prerequisite sequence: `cid|template id`, lower case. */
+function prerequisiteKey(cid: string, templateId: string): string {
+  return `${cid}|${templateId}`.toLowerCase();
+}
+
+/** One map request waited for by the poller of its cid's map list. */
+interface MapWaiter {
+  readonly requestId: string;
+  readonly what: string;
+  readonly timeoutMs: number;
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  /** When it wants the next read. */
+  due: number;
+  /** The pause after the next read that still finds it waiting. */
+  interval: number;
+  resolve(status: RequestStatus): void;
+  reject(error: unknown): void;
+}
+
+/** What a write can change, for `GatewayClient.forget`. */
+type WriteScope = "all" | "maps" | "versions" | "connectionSet" | "mapActions";
+
 /** What a lookup after an ambiguous answer found. */
 interface Lookup {
   readonly applied: boolean;
@@ -1211,10 +1647,24 @@ function toGatewayMap(item: EntityItem): GatewayMap {
       requestId: r.requestId,
       action: r.action ?? undefined,
       createdOn: r.createdOn ?? undefined,
+      modifiedOn: r.modifiedOn ?? undefined,
       state: r.state,
       errorMessage: r.errorMessage ?? undefined,
     })),
   };
+}
+
+/**
+ * A request's outcome from a map list, or undefined when no map of it lists the request: the
+ * maps that list it are what `Status/<id>` answers.
+ */
+function requestStatusOf(
+  requestId: string,
+  maps: readonly GatewayMap[],
+): RequestStatus | undefined {
+  const id = requestId.toLowerCase();
+  const items = maps.filter((m) => m.lastRequests.some((r) => r.requestId.toLowerCase() === id));
+  return items.length === 0 ? undefined : outcomeOf(requestId, items);
 }
 
 /**
@@ -1223,7 +1673,11 @@ function toGatewayMap(item: EntityItem): GatewayMap {
  * the request yet).
  */
 function toRequestStatus(requestId: string, items: readonly EntityItem[]): RequestStatus {
-  const maps = items.map(toGatewayMap);
+  return outcomeOf(requestId, items.map(toGatewayMap));
+}
+
+/** The outcome of request `requestId` from its maps' `lastRequests` entries. */
+function outcomeOf(requestId: string, maps: readonly GatewayMap[]): RequestStatus {
   const entries = maps.flatMap((m) => m.lastRequests.filter((r) => r.requestId === requestId));
   const failed = entries.find((r) => r.state === RequestState.Error);
   const state = failed

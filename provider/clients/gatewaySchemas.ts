@@ -41,6 +41,8 @@ export const lastRequestSchema = z.object({
   action: actionCode.nullish(),
   /** When the request was made (Struct/DWMaps.cs:55, a `DateTime`). */
   createdOn: z.string().nullish(),
+  /** When it last changed — for a finished request, when it ended (Struct/DWMaps.cs:51-61). */
+  modifiedOn: z.string().nullish(),
   state: stateNumber,
   errorMessage: z.string().nullish(),
 });

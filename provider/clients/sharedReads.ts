@@ -4,9 +4,10 @@
  * share one request instead of making one each.
  *
  * A read joins a request already in flight for the same key, or takes a result younger than
- * `ttlMs`. Any write through the owning client calls `invalidate`, and a read that was in flight
- * when a write happened is neither shared with later readers nor cached, so a resource never
- * sees data older than its own writes. Results are copied per reader, so one resource's edits
+ * `ttlMs`. Any write through the owning client calls `invalidate` — for every key, or only for the
+ * keys the write can change (a map start changes the link's map list, not its connection set) —
+ * and a read that was in flight when a write invalidated its key is neither shared with later
+ * readers nor cached, so a resource never sees data older than its own writes. Results are copied per reader, so one resource's edits
  * to an array cannot leak into another's.
  */
 
@@ -20,6 +21,8 @@ export interface SharedReadsOptions {
 
 interface Entry {
   readonly generation: number;
+  /** The key's own generation when the load began (`invalidate` with a match bumps it). */
+  readonly keyGeneration: number;
   readonly promise: Promise<unknown>;
   /** Set once the load finished successfully. */
   loadedAt?: number;
@@ -31,6 +34,7 @@ export class SharedReads {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private generation = 0;
+  private readonly keyGenerations = new Map<string, number>();
   private loadCount = 0;
   private hitCount = 0;
 
@@ -59,22 +63,25 @@ export class SharedReads {
     options: { fresh?: boolean } = {},
   ): Promise<T> {
     const entry = this.entries.get(key);
-    if (!options.fresh && entry && entry.generation === this.generation) {
+    if (!options.fresh && entry && this.current(key, entry)) {
       const usable = entry.loadedAt === undefined || this.now() - entry.loadedAt < this.ttlMs;
       if (usable) {
         this.hitCount++;
         return structuredClone((await entry.promise) as T);
       }
     }
-    const generation = this.generation;
     this.loadCount++;
     const promise = load();
-    const created: Entry = { generation, promise };
+    const created: Entry = {
+      generation: this.generation,
+      keyGeneration: this.keyGenerations.get(key) ?? 0,
+      promise,
+    };
     this.entries.set(key, created);
     try {
       const value = await promise;
       if (this.entries.get(key) === created) {
-        if (generation === this.generation) created.loadedAt = this.now();
+        if (this.current(key, created)) created.loadedAt = this.now();
         else this.entries.delete(key);
       }
       return structuredClone(value);
@@ -85,9 +92,28 @@ export class SharedReads {
     }
   }
 
-  /** Forgets every result and detaches reads in flight; called after any write. */
-  invalidate(): void {
-    this.generation++;
-    this.entries.clear();
+  /**
+   * Forgets results and detaches reads in flight: of every key, or of the keys `match` accepts
+   * (what a write can change); called before and after every write.
+   */
+  invalidate(match?: (key: string) => boolean): void {
+    if (!match) {
+      this.generation++;
+      this.entries.clear();
+      return;
+    }
+    for (const key of [...this.entries.keys()]) {
+      if (!match(key)) continue;
+      this.keyGenerations.set(key, (this.keyGenerations.get(key) ?? 0) + 1);
+      this.entries.delete(key);
+    }
+  }
+
+  /** Whether no write invalidated `entry`'s key since its load began. */
+  private current(key: string, entry: Entry): boolean {
+    return (
+      entry.generation === this.generation &&
+      entry.keyGeneration === (this.keyGenerations.get(key) ?? 0)
+    );
   }
 }

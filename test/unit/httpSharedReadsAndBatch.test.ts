@@ -66,6 +66,25 @@ describe("http: SharedReads", () => {
     void early;
   });
 
+  it("forgets only the keys a scoped write matches, and does not cache their loads in flight", async () => {
+    const shared = new SharedReads();
+    let n = 0;
+    const load = () => Promise.resolve(++n);
+    expect(await shared.read("maps:1", load)).to.equal(1);
+    expect(await shared.read("connectionSet:a", load)).to.equal(2);
+    const c = counter();
+    const inFlight = shared.read("maps:2", c.load);
+    shared.invalidate((key) => key.startsWith("maps:"));
+    // Kept: a key the write cannot change.
+    expect(await shared.read("connectionSet:a", load)).to.equal(2);
+    // Forgotten: loaded again.
+    expect(await shared.read("maps:1", load)).to.equal(3);
+    // The load in flight during the write serves its reader but is not kept.
+    c.release();
+    expect(await inFlight).to.deep.equal([1]);
+    expect(await shared.read("maps:2", load)).to.equal(4);
+  });
+
   it("does not cache failures", async () => {
     const shared = new SharedReads();
     let calls = 0;

@@ -170,12 +170,17 @@ export async function actOnMap(
   const requestId = await c.gateway.startAction(action, [
     { tid: ready.tid, cid, pid: ready.pid, ...start },
   ]);
+  let done;
   try {
-    await c.gateway.waitForRequest(requestId, { timeoutMs: ctx.options.mapActionTimeoutMs });
+    // One poller of the link's map list serves every map waiting on it (GatewayClient).
+    done = await c.gateway.waitForMapRequest(cid, requestId, {
+      timeoutMs: ctx.options.mapActionTimeoutMs,
+    });
   } catch (error) {
     throw actionFailed(action, map, error);
   }
-  return reread(c, cid, map);
+  // The read that showed the request done shows the map after it.
+  return findMap(done.maps, map.tName) ?? reread(c, cid, map);
 }
 
 /** The map as the gateway shows it now (fresh), by name. */

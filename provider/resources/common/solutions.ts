@@ -65,10 +65,13 @@ export async function solutionStates(
   options: { fresh?: boolean; maps?: readonly GatewayMap[] } = {},
 ): Promise<SolutionState[]> {
   const fresh = options.fresh === undefined ? {} : { fresh: options.fresh };
-  const listed = await c.gateway.listSolutions(cid, fresh);
-  const maps = options.maps ?? (await c.gateway.listMaps(cid, fresh));
+  // Independent reads, at once: the gateway's solutions and maps, Dataverse's solutions.
+  const [listed, maps, known] = await Promise.all([
+    c.gateway.listSolutions(cid, fresh),
+    options.maps ?? c.gateway.listMaps(cid, fresh),
+    dataverseSolutions(c),
+  ]);
   const onLink = new Set(maps.map((m) => m.tName));
-  const known = await dataverseSolutions(c);
   return listed.map((s) => {
     const carried = known.byName.get(s.uniqueName.toLowerCase())?.maps ?? [];
     return {

@@ -445,11 +445,16 @@ interface Found {
   readonly solutions: readonly SolutionState[];
 }
 
-/** The declared link as the gateway shows it now, or undefined when it is not linked as declared. */
-async function find(d: Desired, c: Clients, fresh: boolean): Promise<Found | undefined> {
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl, { fresh });
+/**
+ * The declared link as the gateway shows it now, or undefined when it is not linked as declared.
+ * Its reads are shared with the other resources of the operation, `fresh` or not (one refresh
+ * reads the link and its maps once): a shared read is never older than this process's latest
+ * write to it (`GatewayClient`), and what others change may show a few seconds late.
+ */
+async function find(d: Desired, c: Clients, _fresh: boolean): Promise<Found | undefined> {
+  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link?.set) return undefined;
-  return { link, solutions: await solutionStates(c, link.cid, { fresh }) };
+  return { link, solutions: await solutionStates(c, link.cid) };
 }
 
 /** The observed outputs of a found link. */

@@ -17,6 +17,12 @@
  * | update | as create; a new `initialSync` master or trigger on a running map: POST DWM/Start "4" + status, then the start with initial sync |
  * | delete | a map it brought into service (or `onDelete: "stop"`): GET DWM/Environments; GET /api/ConnectionSet/<cname>; GET DWM/Entities; POST DWM/Start "4" (stop) + GET DWM/Status/<id>. An adopted map: none (left as it runs) |
  *
+ * Request economy: every read is shared by the bindings of one operation (a refresh reads the link
+ * and its map list once); a map action is waited for by one poller of the link's map list that
+ * serves every binding (`GatewayClient.waitForMapRequest`, where the table says GET DWM/Status),
+ * and the list that shows it done is the map afterwards; prerequisites are asked once per
+ * template, several templates in one call (CHOICE, `GatewayClient.prerequisiteLists`).
+ *
  * A map is identified by its name: the resource id is `<environment id>/<map name>` (the import id
  * names the F&O environment instead, see `mapImport.ts`), and the `tid` the gateway calls for is
  * read afresh (it is the ACTIVE template id, which a version switch changes). Never deleted:
@@ -225,10 +231,13 @@ async function verify(
   phase: "check" | "create" | "update",
 ): Promise<void> {
   const c = ctx.clients(d);
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
-  const maps = link ? await c.gateway.listMaps(link.cid) : [];
+  // Independent reads at once: the link (gateway) and the map's definition (Dataverse).
+  const [link, definition] = await Promise.all([
+    linkBetween(c, d.financeOperationsUrl, d.dataverseUrl),
+    mapDefinition(c, d.dataverseUrl, d.mapName),
+  ]);
+  const maps = link ? await c.gateway.listMaps(link.cid, { current: [d.mapName] }) : [];
   const map = findMap(maps, d.mapName);
-  const definition = await mapDefinition(c, d.dataverseUrl, d.mapName);
   if (!map && definition.source === "none") {
     const known = [...maps.map((m) => m.tName), ...(await installedMapNames(c))];
     failures.add(
@@ -409,7 +418,9 @@ async function converge(
   syncAgain: boolean,
   recorded?: BindingSyncRecord,
 ): Promise<{ version: string; sync?: BindingSyncRecord }> {
-  const maps = await c.gateway.listMaps(d.cid, { fresh: true });
+  // Shared: the list this process read after its latest write on the link, or after the latest
+  // request it waited for (GatewayClient), else read now.
+  let maps = await c.gateway.listMaps(d.cid, { current: [d.mapName] });
   const found = findMap(maps, d.mapName);
   if (!found) {
     const solution = await solutionOfMap(c, d.mapName);
@@ -432,7 +443,14 @@ async function converge(
     );
   }
 
-  const prerequisites = await prerequisitesOf(c, d.cid, found, maps);
+  let prerequisites = await prerequisitesOf(c, d.cid, found, maps);
+  if (prerequisites.length > 0) {
+    // Their states decide: read again if this process acted on one since the list was read.
+    maps = await c.gateway.listMaps(d.cid, {
+      current: [d.mapName, ...prerequisites.map((p) => p.tName)],
+    });
+    prerequisites = prerequisites.map((p) => findMap(maps, p.tName) ?? p);
+  }
   if (d.state !== "Stopped") {
     const missing = prerequisites.filter((p) => !RUNNING_LIKE.includes(p.state));
     if (missing.length > 0 && !d.startPrerequisites) {
@@ -443,7 +461,8 @@ async function converge(
     }
     for (const pre of missing) {
       await withMapLock(d.cid, pre.tName, async () => {
-        const current = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), pre.tName) ?? pre;
+        const current =
+          findMap(await c.gateway.listMaps(d.cid, { current: [pre.tName] }), pre.tName) ?? pre;
         const action = nextAction(current.state, "Running");
         if (action !== undefined) {
           ctx.log(`Map ${pre.tName} is a prerequisite of ${d.mapName}`);
@@ -455,7 +474,8 @@ async function converge(
 
   let sync: BindingSyncRecord | undefined;
   await withMapLock(d.cid, d.mapName, async () => {
-    let map = findMap(await c.gateway.listMaps(d.cid, { fresh: true }), d.mapName) ?? found;
+    let map =
+      findMap(await c.gateway.listMaps(d.cid, { current: [d.mapName] }), d.mapName) ?? found;
     const versionDiffers = map.activeTemplate?.id !== template.id;
     const entitySet = entitySetOf(map);
     const link =
@@ -555,13 +575,31 @@ interface Found {
   readonly map: GatewayMap;
 }
 
-/** The declared map as the gateway shows it now, or undefined when the link or the map is gone. */
-async function find(d: Desired, c: Clients, fresh: boolean): Promise<Found | undefined> {
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl, { fresh });
+/**
+ * The declared map as the gateway shows it now, or undefined when the link or the map is gone.
+ * The reads are shared by every binding of the operation, `fresh` or not (a refresh reads the
+ * link and its map list once for all its bindings): a shared read is never older than this
+ * process's latest write to it, nor than the latest request it waited for (GatewayClient), and
+ * within one operation what others change may show a few seconds late (`SharedReads`). The
+ * link and the map list of the declared environment id are read at once.
+ */
+async function find(d: Desired, c: Clients, _fresh: boolean): Promise<Found | undefined> {
+  const current = { current: [d.mapName] };
+  const declared = d.cid === UNKNOWN ? undefined : c.gateway.listMaps(d.cid, current);
+  // Read by the link's own id below when that differs; a failure here then does not matter.
+  declared?.catch(() => undefined);
+  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link) return undefined;
-  const maps = await c.gateway.listMaps(link.cid, { fresh });
+  const maps =
+    declared && sameCid(link.cid, d.cid)
+      ? await declared
+      : await c.gateway.listMaps(link.cid, current);
   const map = findMap(maps, d.mapName);
   return map ? { link, maps, map } : undefined;
+}
+
+function sameCid(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 type Observed = Omit<
@@ -691,14 +729,18 @@ function plan(
   return changes;
 }
 
-/** Stops the map (the binding's clean-up); a map already stopped, or gone, is done. */
+/**
+ * Stops the map (the binding's clean-up); a map already stopped, or gone, is done. The reads are
+ * shared by the deletes of one `destroy` (never older than this process's latest write or wait).
+ */
 async function release(d: Desired, c: Clients, ctx: HandlerContext): Promise<void> {
-  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl, { fresh: true });
+  const link = await linkBetween(c, d.financeOperationsUrl, d.dataverseUrl);
   if (!link) return; // the link is gone (or is another Dataverse's), and its maps with it
-  const map = findMap(await c.gateway.listMaps(link.cid, { fresh: true }), d.mapName);
+  const mine = { current: [d.mapName] };
+  const map = findMap(await c.gateway.listMaps(link.cid, mine), d.mapName);
   if (!map || STOPPED_LIKE.includes(map.state)) return;
   await withMapLock(link.cid, d.mapName, async () => {
-    const current = findMap(await c.gateway.listMaps(link.cid, { fresh: true }), d.mapName);
+    const current = findMap(await c.gateway.listMaps(link.cid, mine), d.mapName);
     if (current && !STOPPED_LIKE.includes(current.state))
       await actOnMap(c, ctx, link.cid, current, MapAction.Stop);
   });
