@@ -17,6 +17,7 @@ import { formatPairReport, readPairReport, type PairReport } from "./emulatorRep
 import {
   SCENARIO_EXAMPLES,
   emulatorProcessEnv,
+  engineSpeedEnv,
   emulatorProviderConfig,
   exampleModule,
   exampleProjectName,
@@ -135,7 +136,8 @@ async function run(choice: DemoChoice, repoRoot: string, signal: AbortSignal): P
       programDir: repoRoot,
       config: { ...scenarioExampleConfig(choice.scenario, pair), ...provider.config },
       secrets: provider.secrets,
-      env: emulatorProcessEnv(emulator),
+      // Every map starts when its prerequisites run, and a preview's diffs run side by side.
+      env: { ...emulatorProcessEnv(emulator), ...engineSpeedEnv() },
       output: false,
     });
     // The Automation API stack directly, so that the deadline can interrupt the CLI (SIGINT).

@@ -3,26 +3,59 @@
  * `require`s (as `pulumi-dualwrite/dynamic-runtime`). It holds the stack-config reader given to
  * `configure`, builds clients from it on demand and serves each resource kind through the one
  * adapter. Nothing here is ever serialized; credentials live in this process's memory only.
+ *
+ * The CLI starts this process afresh for every operation, so loading is on its critical path.
+ * `configure` loads nothing heavy; a resource kind's lifecycle is loaded when the engine first
+ * asks for that kind, and the clients (with `@azure/identity`) when an operation first needs
+ * them; compiled code is cached on disk (`compileCache.ts`, imported first on purpose).
  */
+import "./compileCache";
 import type * as pulumi from "@pulumi/pulumi";
 import { isDynamicProviderHost, operation, providerSignal, stopOnSignals } from "../cancellation";
-import { createClients } from "../clients";
+import type { createClients as CreateClients } from "../clients";
 import { readProviderConfig, type ConfigGetter, type ProviderConfig } from "../config";
 import { DEFAULT_OPTIONS, type HandlerContext, type Lifecycle } from "../resources/common/handler";
-import { Claims } from "../resources/common/spec";
-import { companyBootstrapLifecycle } from "../resources/companyBootstrap/companyBootstrap.handler";
-import { dualWriteConnectionLifecycle } from "../resources/dualWriteConnection/dualWriteConnection.handler";
-import { entityMapBindingLifecycle } from "../resources/entityMapBinding/entityMapBinding.handler";
-import { initialSyncRunLifecycle } from "../resources/initialSyncRun/initialSyncRun.handler";
+import type { Claims } from "../resources/common/spec";
 import { toResourceProvider, type ResourceKind } from "./adapter";
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use (see above) */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of differently typed lifecycles
-const LIFECYCLES: Readonly<Record<ResourceKind, Lifecycle<any, any>>> = {
-  DualWriteConnection: dualWriteConnectionLifecycle,
-  CompanyBootstrap: companyBootstrapLifecycle,
-  EntityMapBinding: entityMapBindingLifecycle,
-  InitialSyncRun: initialSyncRunLifecycle,
+type AnyLifecycle = Lifecycle<any, any>;
+
+/** Each kind's lifecycle, loaded on first use: a stack of bindings never loads the others. */
+const LIFECYCLES: Readonly<Record<ResourceKind, () => AnyLifecycle>> = {
+  DualWriteConnection: () =>
+    (
+      require("../resources/dualWriteConnection/dualWriteConnection.handler") as typeof import("../resources/dualWriteConnection/dualWriteConnection.handler")
+    ).dualWriteConnectionLifecycle,
+  CompanyBootstrap: () =>
+    (
+      require("../resources/companyBootstrap/companyBootstrap.handler") as typeof import("../resources/companyBootstrap/companyBootstrap.handler")
+    ).companyBootstrapLifecycle,
+  EntityMapBinding: () =>
+    (
+      require("../resources/entityMapBinding/entityMapBinding.handler") as typeof import("../resources/entityMapBinding/entityMapBinding.handler")
+    ).entityMapBindingLifecycle,
+  InitialSyncRun: () =>
+    (
+      require("../resources/initialSyncRun/initialSyncRun.handler") as typeof import("../resources/initialSyncRun/initialSyncRun.handler")
+    ).initialSyncRunLifecycle,
 };
+
+let createClientsOnce: typeof CreateClients | undefined;
+
+/** `createClients`, loaded when an operation first needs clients. */
+function clientsModule(): typeof CreateClients {
+  createClientsOnce ??= (require("../clients") as typeof import("../clients")).createClients;
+  return createClientsOnce;
+}
+/** A new record of adoptions (the module comes with the first lifecycle anyway). */
+function newClaims(): Claims {
+  return new (
+    require("../resources/common/spec") as typeof import("../resources/common/spec")
+  ).Claims();
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 let getConfig: ConfigGetter = () => undefined;
 let resolved: ProviderConfig | undefined;
@@ -60,13 +93,14 @@ function config(): ProviderConfig {
 }
 
 // What creates of this deployment adopted: one provider process serves one deployment.
-const claims = new Claims();
+let claims: Claims | undefined;
 
 /** The context every operation runs in. */
 export function context(): HandlerContext {
+  claims ??= newClaims();
   return {
     claims,
-    clients: (envs) => createClients(config(), envs, { signal: providerSignal() }),
+    clients: (envs) => clientsModule()(config(), envs, { signal: providerSignal() }),
     log: (message) => console.log(message),
     options: DEFAULT_OPTIONS,
   };
@@ -78,7 +112,7 @@ const providers = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
 export function provider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
   let p = providers.get(kind);
   if (!p) {
-    p = counted(toResourceProvider(LIFECYCLES[kind], context));
+    p = counted(toResourceProvider(LIFECYCLES[kind](), context));
     providers.set(kind, p);
   }
   return p;

@@ -257,6 +257,16 @@ export class EngineStack {
     this.removed = true;
   }
 
+  /**
+   * Removes the stack from the backend while it still holds resources, leaving them as they are
+   * (`pulumi stack rm --force`): for a benchmark that throws its environments away with the stack,
+   * where a destroy would only add time. {@link dispose} then only deletes the scratch folder.
+   */
+  async abandon(): Promise<void> {
+    await this.stack.workspace.removeStack(this.stack.name, { force: true });
+    this.removed = true;
+  }
+
   /** Names of the stacks of this project in the backend. */
   async stackNames(): Promise<string[]> {
     return (await this.stack.workspace.listStacks()).map((summary) => summary.name);

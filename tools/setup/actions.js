@@ -73,10 +73,13 @@ function demo(args, env) {
 /** `npm run bench`: every dist/test/bench/*.js, one after the other. */
 async function bench(args, env) {
   const dir = path.join(repoRoot, "dist", "test", "bench");
+  // BENCH_ONLY=<text> runs only the benchmarks whose file name contains it (e.g. `engine`).
+  const only = process.env.BENCH_ONLY ?? "";
   const scripts = fs.existsSync(dir)
     ? fs
         .readdirSync(dir)
         .filter((name) => name.endsWith(".js") && !name.endsWith(".test.js"))
+        .filter((name) => name.includes(only))
         .sort()
     : [];
   if (scripts.length === 0) {
