@@ -129,6 +129,29 @@ describe("clients: Dataverse and F&O (emulator)", () => {
     ).to.equal(tagged);
   });
 
+  it("sets the same columns on many rows by key with one UpdateMultiple per 1,000", async () => {
+    const { dataverse } = h.clients();
+    const rows = await dataverse.list("accounts", {
+      select: ["accountid"],
+      filter: `description eq '${tag}'`,
+    });
+    const since = await h.mark();
+    await dataverse.updateEach(
+      "accounts",
+      "account",
+      rows.map((r) => String(r.accountid)),
+      { telephone2: "each" },
+    );
+    const posts = await h.requestsSince(
+      since,
+      (e) => e.method === "POST" && e.path.endsWith("/Microsoft.Dynamics.CRM.UpdateMultiple"),
+    );
+    expect(posts.map((p) => p.status)).to.deep.equal([204]);
+    expect(
+      await dataverse.count("accounts", `description eq '${tag}' and telephone2 eq 'each'`),
+    ).to.equal(tagged);
+  });
+
   it("sends a $batch and reads one answer per request", async () => {
     const { dataverse } = h.clients();
     const [first] = await dataverse.list("accounts", {

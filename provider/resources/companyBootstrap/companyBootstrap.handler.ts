@@ -347,17 +347,15 @@ async function stampRows(
     ctx.log(`Stamping ${describeRowCount(pending)} ${table} with company ${d.companyCode}`);
     // The next page starts after the last key of this one (Dataverse's paging cookie), so rows
     // that leave the filter as they are stamped neither repeat nor push others out.
+    const stamp = { [`${column}@odata.bind`]: `/cdm_companies(${companyId})` };
     for await (const page of c.dataverse.pages(table, {
       select: [key],
       filter: stampFilter(table, s),
     })) {
-      const ids = page.map((r) => r[key]).filter((id): id is string => typeof id === "string");
+      const ids: string[] = [];
+      for (const row of page) if (typeof row[key] === "string") ids.push(row[key]);
       if (ids.length === 0) continue;
-      await c.dataverse.updateMultiple(
-        table,
-        logicalName,
-        ids.map((id) => ({ [key]: id, [`${column}@odata.bind`]: `/cdm_companies(${companyId})` })),
-      );
+      await c.dataverse.updateEach(table, logicalName, ids, stamp, { primaryKey: key });
       stamped[table] = (stamped[table] ?? 0) + ids.length;
     }
   }
