@@ -4,6 +4,7 @@
  * | method          | HTTP                                                                   |
  * |-----------------|------------------------------------------------------------------------|
  * | list / pages    | GET <set>?$select&$filter&$orderby&$top, `Prefer: odata.maxpagesize`, then each `@odata.nextLink` |
+ * | keyPages        | as pages, `$select` of one key column, read from the bytes (`keyPage.ts`) |
  * | count / countRows | GET <set>?$select=<pk>&$count=true, pages of 5,000 keys with `@odata.nextLink` above 5,000 (exact) |
  * | countCapped     | GET <set>?$count=true, one row per page (one request; exact below 5,000) |
  * | sample          | GET <set>?$select&$filter&$count=true, a page of the first few rows (one request: the count, capped at 5,000, and those rows) |
@@ -28,6 +29,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { DualWriteError, HttpError, InvalidResponseError } from "../errors";
 import { validate, type HttpClient } from "./http";
+import { KeyPageSyntaxError, readKeyPage, type KeyPage } from "./keyPage";
 import { SharedReads } from "./sharedReads";
 import {
   parseBatchResponse,
@@ -225,6 +227,28 @@ export class DataverseClient {
       remaining -= rows.length;
       if (rows.length > 0) yield rows;
       url = page["@odata.nextLink"];
+    }
+  }
+
+  /**
+   * The keys of the rows of a set that match, one page (up to 5,000) at a time, as {@link pages}
+   * with `$select` of `key` alone: each page's keys are read from its bytes (`keyPage.ts`), so no
+   * page text and no row object is made. For large sets read only for their keys (the stamping of
+   * a CompanyBootstrap); a row whose key is not a string is left out.
+   */
+  async *keyPages(
+    set: string,
+    key: string,
+    options: { filter?: string; pageSize?: number } = {},
+  ): AsyncGenerator<string[]> {
+    const pageSize = Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE);
+    const params: Record<string, string> = { $select: key };
+    if (options.filter) params.$filter = options.filter;
+    let url: string | undefined = this.url(set, params);
+    while (url !== undefined) {
+      const page = await this.getKeyPage(url, pageSize, key);
+      if (page.keys.length > 0) yield page.keys;
+      url = page.nextLink;
     }
   }
 
@@ -629,13 +653,7 @@ export class DataverseClient {
   }
 
   private async getPage(url: string, pageSize: number): Promise<z.output<typeof pageSchema>> {
-    if (!url.startsWith(this.serviceRoot)) {
-      throw new InvalidResponseError(
-        "GET",
-        url,
-        `a next-page link leaves the service root ${this.serviceRoot}; not followed`,
-      );
-    }
+    this.checkPageUrl(url);
     return this.http.requestJson(
       {
         method: "GET",
@@ -648,11 +666,29 @@ export class DataverseClient {
     );
   }
 
-  /** One page read for counting (with the count annotations preference). */
-  private async getCountPage(
-    url: string,
-    pageSize: number,
-  ): Promise<z.output<typeof countPageSchema>> {
+  /** One page of keys, read from its bytes (`keyPage.ts`). */
+  private async getKeyPage(url: string, pageSize: number, key: string): Promise<KeyPage> {
+    this.checkPageUrl(url);
+    const response = await this.http.requestBytes({
+      method: "GET",
+      url,
+      scope: this.scope,
+      accept: [200],
+      headers: { ...ODATA_HEADERS, Prefer: `odata.maxpagesize=${pageSize}` },
+    });
+    if (!/[/+]json\b/i.test(header(response.headers, "content-type") ?? ""))
+      throw new InvalidResponseError("GET", url, "the page is not JSON");
+    try {
+      return readKeyPage(response.bytes, key);
+    } catch (error) {
+      if (error instanceof KeyPageSyntaxError)
+        throw new InvalidResponseError("GET", url, error.message);
+      throw error;
+    }
+  }
+
+  /** A page's URL (a `@odata.nextLink` among them) must stay on this environment's service root. */
+  private checkPageUrl(url: string): void {
     if (!url.startsWith(this.serviceRoot)) {
       throw new InvalidResponseError(
         "GET",
@@ -660,6 +696,14 @@ export class DataverseClient {
         `a next-page link leaves the service root ${this.serviceRoot}; not followed`,
       );
     }
+  }
+
+  /** One page read for counting (with the count annotations preference). */
+  private async getCountPage(
+    url: string,
+    pageSize: number,
+  ): Promise<z.output<typeof countPageSchema>> {
+    this.checkPageUrl(url);
     return this.http.requestJson(
       {
         method: "GET",

@@ -348,13 +348,7 @@ async function stampRows(
     // The next page starts after the last key of this one (Dataverse's paging cookie), so rows
     // that leave the filter as they are stamped neither repeat nor push others out.
     const stamp = { [`${column}@odata.bind`]: `/cdm_companies(${companyId})` };
-    for await (const page of c.dataverse.pages(table, {
-      select: [key],
-      filter: stampFilter(table, s),
-    })) {
-      const ids: string[] = [];
-      for (const row of page) if (typeof row[key] === "string") ids.push(row[key]);
-      if (ids.length === 0) continue;
+    for await (const ids of c.dataverse.keyPages(table, key, { filter: stampFilter(table, s) })) {
       await c.dataverse.updateEach(table, logicalName, ids, stamp, { primaryKey: key });
       stamped[table] = (stamped[table] ?? 0) + ids.length;
     }

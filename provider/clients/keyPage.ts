@@ -1,0 +1,227 @@
+/**
+ * Reads the keys of a Dataverse page straight from its bytes: the values of one column of the rows
+ * in `value`, and `@odata.nextLink` ("Page results",
+ * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results) —
+ * without decoding the page into a string or parsing it into objects.
+ *
+ * A page of 5,000 keys is ~0.5 MB of JSON: as a string V8 keeps it in its large-object space until
+ * its next full collection, and its parse is 5,000 rows of two strings each, all garbage as soon
+ * as the keys are out. A CompanyBootstrap of 200,000 rows reads 40 such pages; this scan makes
+ * only the key strings. It checks the whole page's JSON syntax as it goes, so a truncated or
+ * malformed answer is an error, never a short page.
+ */
+
+/** What a page of keys holds. */
+export interface KeyPage {
+  /** The key of each row that has one as a string, in order (rows without one are left out). */
+  readonly keys: string[];
+  /** The next page's URL, when there is one. */
+  readonly nextLink: string | undefined;
+}
+
+/** Why a page could not be read; the message says where. */
+export class KeyPageSyntaxError extends Error {}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+/** Deeper nesting than any Dataverse row has; guards the recursion of `skipValue`. */
+const MAX_DEPTH = 64;
+
+const VALUE = Buffer.from("value");
+const NEXT_LINK = Buffer.from("@odata.nextLink");
+
+/**
+ * The keys (`key` column) and next link of a page of rows (`{"value":[{…},…],"@odata.nextLink":…}`).
+ * @throws KeyPageSyntaxError when the bytes are not such a JSON object
+ */
+export function readKeyPage(bytes: Buffer, key: string): KeyPage {
+  return new Scanner(bytes).page(Buffer.from(key));
+}
+
+/** A pass over the bytes of one JSON document; `at` is the next byte to read. */
+class Scanner {
+  private at = 0;
+  // The last string read: its content's bounds, and whether it holds an escape.
+  private start = 0;
+  private end = 0;
+  private escaped = false;
+
+  constructor(private readonly bytes: Buffer) {}
+
+  page(key: Buffer): KeyPage {
+    const keys: string[] = [];
+    let nextLink: string | undefined;
+    let sawValue = false;
+    this.expect(OPEN_BRACE);
+    this.members(() => {
+      if (this.nameIs(VALUE)) {
+        sawValue = true;
+        this.expect(OPEN_BRACKET);
+        this.elements(() => {
+          this.expect(OPEN_BRACE);
+          this.members(() => {
+            if (this.nameIs(key) && this.peek() === QUOTE) {
+              this.string();
+              keys.push(this.text());
+            } else this.skipValue(2);
+          });
+        });
+      } else if (this.nameIs(NEXT_LINK)) {
+        if (this.peek() !== QUOTE) this.fail("@odata.nextLink is not a string");
+        this.string();
+        nextLink = this.text();
+      } else this.skipValue(1);
+    });
+    this.space();
+    if (this.at !== this.bytes.length) this.fail("text after the page's object");
+    if (!sawValue) this.fail("no value array");
+    return { keys, nextLink };
+  }
+
+  /** The members of an object whose `{` was read: `member` reads each value (the name is read). */
+  private members(member: () => void): void {
+    if (this.peek() === CLOSE_BRACE) {
+      this.at++;
+      return;
+    }
+    for (;;) {
+      if (this.peek() !== QUOTE) this.fail("a member name was expected");
+      this.string();
+      this.expect(COLON);
+      this.space();
+      member();
+      const next = this.next();
+      if (next === CLOSE_BRACE) return;
+      if (next !== COMMA) this.fail("',' or '}' was expected", this.at - 1);
+    }
+  }
+
+  /** The elements of an array whose `[` was read. */
+  private elements(element: () => void): void {
+    if (this.peek() === CLOSE_BRACKET) {
+      this.at++;
+      return;
+    }
+    for (;;) {
+      this.space();
+      element();
+      const next = this.next();
+      if (next === CLOSE_BRACKET) return;
+      if (next !== COMMA) this.fail("',' or ']' was expected", this.at - 1);
+    }
+  }
+
+  /** Whether the last string read is `name` (a name with an escape is never one we look for). */
+  private nameIs(name: Buffer): boolean {
+    return (
+      !this.escaped &&
+      this.end - this.start === name.length &&
+      this.bytes.compare(name, 0, name.length, this.start, this.end) === 0
+    );
+  }
+
+  /** Reads any value, keeping nothing. */
+  private skipValue(depth: number): void {
+    if (depth > MAX_DEPTH) this.fail("nesting too deep");
+    const c = this.peek();
+    if (c === QUOTE) this.string();
+    else if (c === OPEN_BRACE) {
+      this.at++;
+      this.members(() => this.skipValue(depth + 1));
+    } else if (c === OPEN_BRACKET) {
+      this.at++;
+      this.elements(() => this.skipValue(depth + 1));
+    } else if (c === 0x74) this.literal("true");
+    else if (c === 0x66) this.literal("false");
+    else if (c === 0x6e) this.literal("null");
+    else if (c !== undefined && (c === 0x2d || (c >= 0x30 && c <= 0x39))) this.number();
+    else this.fail("a value was expected");
+  }
+
+  /** A string whose opening quote is next; sets its bounds. */
+  private string(): void {
+    const b = this.bytes;
+    let i = this.at + 1;
+    this.start = i;
+    this.escaped = false;
+    for (;;) {
+      if (i >= b.length) this.fail("unterminated string", this.start - 1);
+      const c = b[i]!;
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        this.escaped = true;
+        i += 2;
+      } else if (c < 0x20) this.fail("a control character in a string", i);
+      else i++;
+    }
+    this.end = i;
+    this.at = i + 1;
+  }
+
+  /** The last string read, decoded. */
+  private text(): string {
+    if (!this.escaped) return this.bytes.toString("utf8", this.start, this.end);
+    try {
+      return JSON.parse(this.bytes.toString("utf8", this.start - 1, this.end + 1)) as string;
+    } catch {
+      return this.fail("a bad escape in a string", this.start - 1);
+    }
+  }
+
+  private number(): void {
+    const b = this.bytes;
+    let i = this.at;
+    while (i < b.length && isNumberByte(b[i]!)) i++;
+    if (!Number.isFinite(Number(b.toString("latin1", this.at, i)))) this.fail("a bad number");
+    this.at = i;
+  }
+
+  private literal(word: string): void {
+    if (this.bytes.toString("latin1", this.at, this.at + word.length) !== word)
+      this.fail("a value was expected");
+    this.at += word.length;
+  }
+
+  /** Skips white space and reads the next byte. */
+  private next(): number | undefined {
+    this.space();
+    return this.bytes[this.at++];
+  }
+
+  /** Skips white space and expects `c`. */
+  private expect(c: number): void {
+    if (this.next() !== c) this.fail(`'${String.fromCharCode(c)}' was expected`, this.at - 1);
+  }
+
+  /** Skips white space; the next byte, not read. */
+  private peek(): number | undefined {
+    this.space();
+    return this.bytes[this.at];
+  }
+
+  private space(): void {
+    const b = this.bytes;
+    while (this.at < b.length) {
+      const c = b[this.at]!;
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.at++;
+    }
+  }
+
+  private fail(what: string, at = this.at): never {
+    throw new KeyPageSyntaxError(`not a page of rows: ${what} at byte ${at}`);
+  }
+}
+
+/** Whether `c` is one of the characters a JSON number is written with (`-+.eE` and digits). */
+function isNumberByte(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x45 || c === 0x65
+  );
+}
