@@ -33,7 +33,6 @@ import {
   type GetTokenOptions,
   type TokenCredential,
 } from "@azure/identity";
-import got from "got";
 import { describeConfig, SETTINGS, type ProviderConfig } from "./config";
 import { ConfigError, DualWriteError, scrub } from "./errors";
 
@@ -252,6 +251,9 @@ export class RefreshTokenCredential implements TokenCredential {
   private async redeem(scope: string): Promise<AccessToken> {
     let response: { statusCode: number; body: string };
     try {
+      // Loaded here, not with this module: only this sign-in uses got, and loading it adds ~16 MB
+      // to the provider process (clients/http.ts).
+      const { default: got } = await import("got");
       response = await got.post(this.endpoint, {
         form: {
           client_id: this.options.clientId,

@@ -1,15 +1,20 @@
 /**
- * The one HTTP layer under the three clients (gateway, Dataverse, F&O), built on got.
+ * The one HTTP layer under the three clients (gateway, Dataverse, F&O), on Node's `https`.
  *
  * Each call says which statuses it accepts and whether it may be repeated; this layer adds the
  * bearer token for the call's scope, a timeout, and retries by the rules in `retry.ts`. What it
  * throws is always one of our errors (`HttpError`, `AmbiguousResponseError`, `TimeoutError`,
- * `DualWriteError`), never got's own, because got's errors carry the request options — the
- * `Authorization` header among them — and would leak it to any logger that prints a cause.
+ * `DualWriteError`), never Node's own, whose messages may name more of the request than we want
+ * in a log.
+ *
+ * Not got (which the provider used before): loading got and its dependencies alone added ~16 MB
+ * to the resident set of the provider process, whose whole budget for a 200,000-row
+ * CompanyBootstrap is 200 MB (issue 12); what this layer needs of a client — one request, a
+ * timeout, the bytes of the answer — is a few lines on `https.request`.
  */
-import { Agent as HttpsAgent } from "node:https";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { createSecureContext, rootCertificates } from "node:tls";
-import got, { RequestError, type Response } from "got";
 import type { z } from "zod";
 import type { TokenSource } from "../auth";
 import {
@@ -173,12 +178,12 @@ export class HttpClient {
     return {
       status: response.statusCode,
       headers: response.headers,
-      bytes: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length),
+      bytes: body,
     };
   }
 
   /** Sends a request with retries (see {@link request}); the response of an accepted status. */
-  private async exchange(req: HttpRequest): Promise<Response<Uint8Array>> {
+  private async exchange(req: HttpRequest): Promise<RawResponse> {
     const idempotent = req.idempotent ?? IDEMPOTENT_METHODS.has(req.method.toUpperCase());
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
@@ -187,7 +192,7 @@ export class HttpClient {
       this.stats.requests++;
       this.options.onRequest?.({ method: req.method, url: redactUrl(req.url), attempt });
 
-      let response: Response<Uint8Array>;
+      let response: RawResponse;
       try {
         response = await this.send(req, token);
       } catch (error) {
@@ -275,27 +280,64 @@ export class HttpClient {
     return this.options.tokens.getToken(scope);
   }
 
-  private send(req: HttpRequest, token: string | undefined): Promise<Response<Uint8Array>> {
+  private send(req: HttpRequest, token: string | undefined): Promise<RawResponse> {
     const headers: Record<string, string> = {
       "user-agent": USER_AGENT,
       accept: "application/json",
       ...lowerCaseKeys(req.headers ?? {}),
     };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    return got(req.url, {
-      method: req.method as "GET",
-      headers,
-      ...(req.json !== undefined && { json: req.json }),
-      ...(req.body !== undefined && { body: req.body }),
-      throwHttpErrors: false,
-      followRedirect: false,
-      retry: { limit: 0 },
-      timeout: { request: req.timeoutMs ?? this.timeoutMs },
-      agent: { https: this.agent },
-      // The bytes, decoded once by `toHttpResponse`: got's "text" keeps them too, and decodes each
-      // chunk as it arrives and joins the pieces — one more copy of every body (a page of 5,000
-      // Dataverse rows is ~0.5 MB; a 200,000-row CompanyBootstrap reads 40 of them).
-      responseType: "buffer",
+    let body: string | Buffer | undefined = req.body;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      headers["content-type"] ??= "application/json";
+    }
+    if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
+    const url = new URL(req.url);
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    return new Promise<RawResponse>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        request.destroy();
+        reject(error);
+      };
+      const options = { method: req.method, headers };
+      const request =
+        url.protocol === "http:"
+          ? httpRequest(url, options)
+          : httpsRequest(url, { ...options, agent: this.agent });
+      // The whole exchange, from now to the answer's last byte (as got's `timeout.request` was).
+      const timer = setTimeout(
+        () => fail(new NetworkError("ETIMEDOUT", `Timeout awaiting the answer for ${timeoutMs}ms`)),
+        timeoutMs,
+      );
+      request.on("error", (error) => fail(error));
+      request.on("response", (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("error", (error) => fail(error));
+        response.on("aborted", () =>
+          fail(new NetworkError("ECONNRESET", "the connection closed before the answer ended")),
+        );
+        response.on("end", () => {
+          if (settled) return;
+          if (!response.complete) {
+            fail(new NetworkError("ECONNRESET", "the connection closed before the answer ended"));
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          resolve({
+            statusCode: response.statusCode ?? 0,
+            headers: response.headers,
+            body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+          });
+        });
+      });
+      request.end(body);
     });
   }
 
@@ -307,7 +349,7 @@ export class HttpClient {
     ambiguous: boolean,
   ): Error {
     const code = failure.kind === "network" ? failure.code : "";
-    // A clean cause: got's error holds the request options, headers included.
+    // A clean cause: only the code and the scrubbed message.
     const cause = new Error(
       `${code}: ${error instanceof Error ? scrub(error.message) : "request failed"}`,
     );
@@ -363,27 +405,33 @@ const USER_AGENT = "pulumi-dualwrite";
 
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 
-// got's timeouts that fire before the request is written: the server never saw it.
-const PRE_SEND_TIMEOUT_EVENTS = new Set(["lookup", "connect", "secureConnect"]);
-
 function networkFailure(error: unknown): Failure {
-  if (error instanceof RequestError) {
-    const code = error.code || "ERR_NETWORK";
-    const event = (error as { event?: unknown }).event;
-    const sent = !(
-      isNotSent(code) ||
-      (typeof event === "string" && PRE_SEND_TIMEOUT_EVENTS.has(event))
-    );
-    return { kind: "network", code, sent };
-  }
   const code = (error as { code?: unknown } | null)?.code;
-  return { kind: "network", code: typeof code === "string" ? code : "ERR_NETWORK", sent: true };
+  const known = typeof code === "string" && code !== "" ? code : "ERR_NETWORK";
+  return { kind: "network", code: known, sent: !isNotSent(known) };
+}
+
+/** A failure of the exchange itself (a timeout, an answer cut short), with its `code`. */
+class NetworkError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An answer as received: its status, headers and the bytes of its body. */
+interface RawResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
 }
 
 /** Response bodies are UTF-8 (JSON, OData `$batch`, error pages). */
 const UTF8 = new TextDecoder();
 
-function toHttpResponse(response: Response<Uint8Array>): HttpResponse {
+function toHttpResponse(response: RawResponse): HttpResponse {
   const text = UTF8.decode(response.body);
   return {
     status: response.statusCode,
@@ -393,11 +441,11 @@ function toHttpResponse(response: Response<Uint8Array>): HttpResponse {
   };
 }
 
-function parseBody(response: Response<Uint8Array>): unknown {
+function parseBody(response: RawResponse): unknown {
   return parseText(UTF8.decode(response.body), response);
 }
 
-function parseText(text: string, response: Response<Uint8Array>): unknown {
+function parseText(text: string, response: RawResponse): unknown {
   const type = String(response.headers["content-type"] ?? "");
   if (text && /[/+]json\b/i.test(type)) {
     try {
