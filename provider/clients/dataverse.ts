@@ -669,22 +669,26 @@ export class DataverseClient {
   /** One page of keys, read from its bytes (`keyPage.ts`). */
   private async getKeyPage(url: string, pageSize: number, key: string): Promise<KeyPage> {
     this.checkPageUrl(url);
-    const response = await this.http.requestBytes({
-      method: "GET",
-      url,
-      scope: this.scope,
-      accept: [200],
-      headers: { ...ODATA_HEADERS, Prefer: `odata.maxpagesize=${pageSize}` },
-    });
-    if (!/[/+]json\b/i.test(header(response.headers, "content-type") ?? ""))
-      throw new InvalidResponseError("GET", url, "the page is not JSON");
-    try {
-      return readKeyPage(response.bytes, key);
-    } catch (error) {
-      if (error instanceof KeyPageSyntaxError)
-        throw new InvalidResponseError("GET", url, error.message);
-      throw error;
-    }
+    return this.http.requestBytes(
+      {
+        method: "GET",
+        url,
+        scope: this.scope,
+        accept: [200],
+        headers: { ...ODATA_HEADERS, Prefer: `odata.maxpagesize=${pageSize}` },
+      },
+      (response) => {
+        if (!/[/+]json\b/i.test(header(response.headers, "content-type") ?? ""))
+          throw new InvalidResponseError("GET", url, "the page is not JSON");
+        try {
+          return readKeyPage(response.bytes, key);
+        } catch (error) {
+          if (error instanceof KeyPageSyntaxError)
+            throw new InvalidResponseError("GET", url, error.message);
+          throw error;
+        }
+      },
+    );
   }
 
   /** A page's URL (a `@odata.nextLink` among them) must stay on this environment's service root. */

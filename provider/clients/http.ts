@@ -73,7 +73,7 @@ export interface HttpResponse {
   readonly text: string;
 }
 
-/** A response with an accepted status, its body as received (see `HttpClient.requestBytes`). */
+/** A response with an accepted status, its body as received (`HttpClient.requestBytes`). */
 export interface HttpBytesResponse {
   readonly status: number;
   /** Response headers, names in lower case. */
@@ -131,6 +131,8 @@ export class HttpClient {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly agent: HttpsAgent;
+  /** Where {@link requestBytes} writes bodies, reused from call to call. */
+  private readStore: Buffer | undefined;
 
   constructor(private readonly options: HttpClientOptions = {}) {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -167,19 +169,27 @@ export class HttpClient {
   }
 
   /**
-   * As {@link request}, with the body as the bytes received: neither decoded into a string nor
-   * parsed. For large answers that are read for a few values only (a page of 5,000 Dataverse keys,
-   * `dataverse.ts` `keyPages`): the text of such a page is a ~0.5 MB string that V8 keeps in its
-   * large-object space until its next full collection, and its parse 5,000 objects.
+   * As {@link request}, with the body given to `read` as the bytes received: neither decoded into
+   * a string nor parsed, and written into one buffer that this client reuses from call to call.
+   * For large answers read for a few values only (a page of 5,000 Dataverse keys, `dataverse.ts`
+   * `keyPages`): the text of such a page is a ~0.5 MB string that V8 keeps in its large-object
+   * space until its next full collection, its parse 5,000 objects, and a new buffer per page is
+   * memory given back only when V8 next collects. The bytes are valid only while `read` runs.
    */
-  async requestBytes(req: HttpRequest): Promise<HttpBytesResponse> {
+  async requestBytes<T>(req: HttpRequest, read: (response: HttpBytesResponse) => T): Promise<T> {
     const response = await this.exchange(req);
-    const body = response.body;
-    return {
-      status: response.statusCode,
-      headers: response.headers,
-      bytes: body,
-    };
+    // The buffer is this call's until `read` returns (a concurrent call uses its own).
+    const store = joined(response, this.readStore);
+    this.readStore = undefined;
+    try {
+      return read({
+        status: response.statusCode,
+        headers: response.headers,
+        bytes: store.subarray(0, response.length),
+      });
+    } finally {
+      this.readStore = store;
+    }
   }
 
   /** Sends a request with retries (see {@link request}); the response of an accepted status. */
@@ -242,7 +252,7 @@ export class HttpClient {
           method: req.method,
           url: req.url,
           status,
-          reason: `HTTP ${status}: ${scrub(UTF8.decode(response.body)).slice(0, 200)}`,
+          reason: `HTTP ${status}: ${scrub(UTF8.decode(joined(response))).slice(0, 200)}`,
         });
       }
       throw new HttpError({
@@ -333,7 +343,8 @@ export class HttpClient {
           resolve({
             statusCode: response.statusCode ?? 0,
             headers: response.headers,
-            body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+            chunks,
+            length: chunks.reduce((sum, c) => sum + c.length, 0),
           });
         });
       });
@@ -421,18 +432,39 @@ class NetworkError extends Error {
   }
 }
 
-/** An answer as received: its status, headers and the bytes of its body. */
+/** An answer as received: its status, headers and the pieces of its body as they came. */
 interface RawResponse {
   readonly statusCode: number;
   readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
+  readonly chunks: readonly Buffer[];
+  /** The body's length in bytes. */
+  readonly length: number;
+}
+
+/**
+ * The body of an answer in one buffer: `store` when it is large enough (the body at its start),
+ * else a new buffer — exactly the body's size without `store`, or twice it, to be kept as the
+ * next store. A body that came in one piece is that piece, when there is no store to fill.
+ */
+function joined(response: RawResponse, store?: Buffer): Buffer {
+  const { chunks, length } = response;
+  if (store === undefined && chunks.length === 1) return chunks[0]!;
+  const out =
+    store === undefined
+      ? Buffer.allocUnsafe(length)
+      : store.length >= length
+        ? store
+        : Buffer.allocUnsafe(length * 2);
+  let at = 0;
+  for (const c of chunks) at += c.copy(out, at);
+  return out;
 }
 
 /** Response bodies are UTF-8 (JSON, OData `$batch`, error pages). */
 const UTF8 = new TextDecoder();
 
 function toHttpResponse(response: RawResponse): HttpResponse {
-  const text = UTF8.decode(response.body);
+  const text = UTF8.decode(joined(response));
   return {
     status: response.statusCode,
     headers: response.headers,
@@ -442,7 +474,7 @@ function toHttpResponse(response: RawResponse): HttpResponse {
 }
 
 function parseBody(response: RawResponse): unknown {
-  return parseText(UTF8.decode(response.body), response);
+  return parseText(UTF8.decode(joined(response)), response);
 }
 
 function parseText(text: string, response: RawResponse): unknown {
