@@ -58,63 +58,75 @@ class Scanner {
     const keys: string[] = [];
     let nextLink: string | undefined;
     let sawValue = false;
+    // Loops rather than callbacks: a closure per row would be garbage too.
     this.expect(OPEN_BRACE);
-    this.members(() => {
+    for (let member = this.firstMember(); member; member = this.nextMember()) {
       if (this.nameIs(VALUE)) {
         sawValue = true;
         this.expect(OPEN_BRACKET);
-        this.elements(() => {
+        for (let row = this.firstElement(); row; row = this.nextElement()) {
           this.expect(OPEN_BRACE);
-          this.members(() => {
+          for (let column = this.firstMember(); column; column = this.nextMember()) {
             if (this.nameIs(key) && this.peek() === QUOTE) {
               this.string();
               keys.push(this.text());
             } else this.skipValue(2);
-          });
-        });
+          }
+        }
       } else if (this.nameIs(NEXT_LINK)) {
         if (this.peek() !== QUOTE) this.fail("@odata.nextLink is not a string");
         this.string();
         nextLink = this.text();
       } else this.skipValue(1);
-    });
+    }
     this.space();
     if (this.at !== this.bytes.length) this.fail("text after the page's object");
     if (!sawValue) this.fail("no value array");
     return { keys, nextLink };
   }
 
-  /** The members of an object whose `{` was read: `member` reads each value (the name is read). */
-  private members(member: () => void): void {
+  /** After an object's `{`: whether a member follows, its name and `:` read. */
+  private firstMember(): boolean {
     if (this.peek() === CLOSE_BRACE) {
       this.at++;
-      return;
+      return false;
     }
-    for (;;) {
-      if (this.peek() !== QUOTE) this.fail("a member name was expected");
-      this.string();
-      this.expect(COLON);
-      this.space();
-      member();
-      const next = this.next();
-      if (next === CLOSE_BRACE) return;
-      if (next !== COMMA) this.fail("',' or '}' was expected", this.at - 1);
-    }
+    this.memberName();
+    return true;
   }
 
-  /** The elements of an array whose `[` was read. */
-  private elements(element: () => void): void {
+  /** After a member's value: whether another member follows (its name and `:` read). */
+  private nextMember(): boolean {
+    const next = this.next();
+    if (next === CLOSE_BRACE) return false;
+    if (next !== COMMA) this.fail("',' or '}' was expected", this.at - 1);
+    this.memberName();
+    return true;
+  }
+
+  private memberName(): void {
+    if (this.peek() !== QUOTE) this.fail("a member name was expected");
+    this.string();
+    this.expect(COLON);
+    this.space();
+  }
+
+  /** After an array's `[`: whether an element follows. */
+  private firstElement(): boolean {
     if (this.peek() === CLOSE_BRACKET) {
       this.at++;
-      return;
+      return false;
     }
-    for (;;) {
-      this.space();
-      element();
-      const next = this.next();
-      if (next === CLOSE_BRACKET) return;
-      if (next !== COMMA) this.fail("',' or ']' was expected", this.at - 1);
-    }
+    return true;
+  }
+
+  /** After an element: whether another follows. */
+  private nextElement(): boolean {
+    const next = this.next();
+    if (next === CLOSE_BRACKET) return false;
+    if (next !== COMMA) this.fail("',' or ']' was expected", this.at - 1);
+    this.space();
+    return true;
   }
 
   /** Whether the last string read is `name` (a name with an escape is never one we look for). */
@@ -133,10 +145,10 @@ class Scanner {
     if (c === QUOTE) this.string();
     else if (c === OPEN_BRACE) {
       this.at++;
-      this.members(() => this.skipValue(depth + 1));
+      for (let m = this.firstMember(); m; m = this.nextMember()) this.skipValue(depth + 1);
     } else if (c === OPEN_BRACKET) {
       this.at++;
-      this.elements(() => this.skipValue(depth + 1));
+      for (let e = this.firstElement(); e; e = this.nextElement()) this.skipValue(depth + 1);
     } else if (c === 0x74) this.literal("true");
     else if (c === 0x66) this.literal("false");
     else if (c === 0x6e) this.literal("null");
