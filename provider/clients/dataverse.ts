@@ -29,7 +29,13 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { DualWriteError, HttpError, InvalidResponseError } from "../errors";
 import { validate, type HttpClient } from "./http";
-import { KeyPageSyntaxError, readKeyPage, type KeyPage } from "./keyPage";
+import {
+  KeyPageSyntaxError,
+  readCountPage,
+  readKeyPage,
+  type CountPage,
+  type KeyPage,
+} from "./keyPage";
 import { SharedReads } from "./sharedReads";
 import {
   parseBatchResponse,
@@ -279,20 +285,22 @@ export class DataverseClient {
       $count: "true",
     };
     if (filter) params.$filter = filter;
-    const first = await this.getCountPage(this.url(set, params), MAX_PAGE);
-    const counted = first["@odata.count"];
-    const capped = first["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"];
+    // Pages of keys are counted from their bytes (`keyPage.ts`): neither their text nor their
+    // rows are made.
+    const first = await this.getCountedPage(this.url(set, params));
+    const counted = first.count;
+    const capped = first.countLimitExceeded;
     // Below the cap the count is exact; at exactly 5,000 the annotation tells whether it is.
     if (counted !== undefined && (counted < MAX_PAGE || capped === false))
       return { rows: counted, exact: true, requests: 1 };
-    let rows = first.value.length;
+    let rows = first.rows;
     let requests = 1;
-    let next = first["@odata.nextLink"];
+    let next = first.nextLink;
     while (next !== undefined) {
-      const page = await this.getCountPage(next, MAX_PAGE);
+      const page = await this.getCountedPage(next);
       requests++;
-      rows += page.value.length;
-      next = page["@odata.nextLink"];
+      rows += page.rows;
+      next = page.nextLink;
     }
     return { rows, exact: true, requests };
   }
@@ -667,7 +675,17 @@ export class DataverseClient {
   }
 
   /** One page of keys, read from its bytes (`keyPage.ts`). */
-  private async getKeyPage(url: string, pageSize: number, key: string): Promise<KeyPage> {
+  private getKeyPage(url: string, pageSize: number, key: string): Promise<KeyPage> {
+    return this.readPage(url, `odata.maxpagesize=${pageSize}`, (bytes) => readKeyPage(bytes, key));
+  }
+
+  /** One page of 5,000 counted with the count annotations, read from its bytes (`keyPage.ts`). */
+  private getCountedPage(url: string): Promise<CountPage> {
+    return this.readPage(url, `odata.maxpagesize=${MAX_PAGE}, ${COUNT_ANNOTATIONS}`, readCountPage);
+  }
+
+  /** A page read by `read` from its bytes, with the preferences `prefer`. */
+  private async readPage<T>(url: string, prefer: string, read: (bytes: Buffer) => T): Promise<T> {
     this.checkPageUrl(url);
     return this.http.requestBytes(
       {
@@ -675,13 +693,13 @@ export class DataverseClient {
         url,
         scope: this.scope,
         accept: [200],
-        headers: { ...ODATA_HEADERS, Prefer: `odata.maxpagesize=${pageSize}` },
+        headers: { ...ODATA_HEADERS, Prefer: prefer },
       },
       (response) => {
         if (!/[/+]json\b/i.test(header(response.headers, "content-type") ?? ""))
           throw new InvalidResponseError("GET", url, "the page is not JSON");
         try {
-          return readKeyPage(response.bytes, key);
+          return read(response.bytes);
         } catch (error) {
           if (error instanceof KeyPageSyntaxError)
             throw new InvalidResponseError("GET", url, error.message);

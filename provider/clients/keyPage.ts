@@ -19,6 +19,21 @@ export interface KeyPage {
   readonly nextLink: string | undefined;
 }
 
+/**
+ * What a page read for counting holds ("Count rows using OData",
+ * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows).
+ */
+export interface CountPage {
+  /** How many rows the page holds. */
+  readonly rows: number;
+  /** The next page's URL, when there is one. */
+  readonly nextLink: string | undefined;
+  /** `@odata.count`, when the page has it. */
+  readonly count: number | undefined;
+  /** `@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded`, when the page has it. */
+  readonly countLimitExceeded: boolean | undefined;
+}
+
 /** Why a page could not be read; the message says where. */
 export class KeyPageSyntaxError extends Error {}
 
@@ -35,13 +50,25 @@ const MAX_DEPTH = 64;
 
 const VALUE = Buffer.from("value");
 const NEXT_LINK = Buffer.from("@odata.nextLink");
+const COUNT = Buffer.from("@odata.count");
+const LIMIT_EXCEEDED = Buffer.from("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded");
 
 /**
  * The keys (`key` column) and next link of a page of rows (`{"value":[{…},…],"@odata.nextLink":…}`).
  * @throws KeyPageSyntaxError when the bytes are not such a JSON object
  */
 export function readKeyPage(bytes: Buffer, key: string): KeyPage {
-  return new Scanner(bytes).page(Buffer.from(key));
+  const { keys, nextLink } = new Scanner(bytes).page(Buffer.from(key));
+  return { keys, nextLink };
+}
+
+/**
+ * The rows, next link and count annotations of a page read for counting; no row is looked into.
+ * @throws KeyPageSyntaxError when the bytes are not a page of rows, or an annotation is not of its type
+ */
+export function readCountPage(bytes: Buffer): CountPage {
+  const { rows, nextLink, count, countLimitExceeded } = new Scanner(bytes).page(undefined);
+  return { rows, nextLink, count, countLimitExceeded };
 }
 
 /** A pass over the bytes of one JSON document; `at` is the next byte to read. */
@@ -54,9 +81,13 @@ class Scanner {
 
   constructor(private readonly bytes: Buffer) {}
 
-  page(key: Buffer): KeyPage {
+  /** The page's rows, next link and count annotations; the keys of the rows when `key` is given. */
+  page(key: Buffer | undefined): KeyPage & CountPage {
     const keys: string[] = [];
+    let rows = 0;
     let nextLink: string | undefined;
+    let count: number | undefined;
+    let countLimitExceeded: boolean | undefined;
     let sawValue = false;
     // Loops rather than callbacks: a closure per row would be garbage too.
     this.expect(OPEN_BRACE);
@@ -65,9 +96,10 @@ class Scanner {
         sawValue = true;
         this.expect(OPEN_BRACKET);
         for (let row = this.firstElement(); row; row = this.nextElement()) {
+          rows++;
           this.expect(OPEN_BRACE);
           for (let column = this.firstMember(); column; column = this.nextMember()) {
-            if (this.nameIs(key) && this.peek() === QUOTE) {
+            if (key !== undefined && this.nameIs(key) && this.peek() === QUOTE) {
               this.string();
               keys.push(this.text());
             } else this.skipValue(2);
@@ -77,12 +109,24 @@ class Scanner {
         if (this.peek() !== QUOTE) this.fail("@odata.nextLink is not a string");
         this.string();
         nextLink = this.text();
+      } else if (this.nameIs(COUNT)) {
+        const from = this.at;
+        if (this.peek() !== 0x2d && !isNumberByte(this.peek() ?? 0))
+          this.fail("@odata.count is not a number");
+        this.number();
+        count = Number(this.bytes.toString("latin1", from, this.at));
+        if (!Number.isInteger(count) || count < 0) this.fail("@odata.count is not a count", from);
+      } else if (this.nameIs(LIMIT_EXCEEDED)) {
+        const c = this.peek();
+        if (c !== 0x74 && c !== 0x66) this.fail("the count limit annotation is not true or false");
+        countLimitExceeded = c === 0x74;
+        this.literal(countLimitExceeded ? "true" : "false");
       } else this.skipValue(1);
     }
     this.space();
     if (this.at !== this.bytes.length) this.fail("text after the page's object");
     if (!sawValue) this.fail("no value array");
-    return { keys, nextLink };
+    return { keys, rows, nextLink, count, countLimitExceeded };
   }
 
   /** After an object's `{`: whether a member follows, its name and `:` read. */

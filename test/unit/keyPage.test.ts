@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { KeyPageSyntaxError, readKeyPage } from "../../provider/clients/keyPage";
+import { KeyPageSyntaxError, readCountPage, readKeyPage } from "../../provider/clients/keyPage";
 
 /** A page as Dataverse writes it (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results). */
 function page(
@@ -68,6 +68,34 @@ describe("http: a page of keys read from its bytes (keyPage.ts)", () => {
         .to.throw(KeyPageSyntaxError)
         .with.property("message")
         .that.matches(/^not a page of rows: .+ at byte \d+$/);
+    }
+  });
+
+  it("counts a page's rows and reads its count annotations without looking into the rows", () => {
+    const bytes = Buffer.from(
+      JSON.stringify({
+        "@odata.context": "https://org.example/api/data/v9.2/$metadata#accounts(accountid)",
+        "@odata.count": 5000,
+        "@Microsoft.Dynamics.CRM.totalrecordcount": -1,
+        "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": true,
+        value: [{ accountid: "a" }, { accountid: null }, {}],
+        "@odata.nextLink": "https://org.example/next",
+      }),
+    );
+    expect(readCountPage(bytes)).to.deep.equal({
+      rows: 3,
+      nextLink: "https://org.example/next",
+      count: 5000,
+      countLimitExceeded: true,
+    });
+    expect(readCountPage(page([{ accountid: "a" }]))).to.deep.equal({
+      rows: 1,
+      nextLink: undefined,
+      count: undefined,
+      countLimitExceeded: undefined,
+    });
+    for (const bad of ['{"@odata.count":"7","value":[]}', '{"@odata.count":1.5,"value":[]}']) {
+      expect(() => readCountPage(Buffer.from(bad)), bad).to.throw(KeyPageSyntaxError);
     }
   });
 });
