@@ -4,7 +4,7 @@
  *
  * The CLI starts a new provider process for every preview, up, refresh and destroy, and that
  * process compiles the same modules each time: the runtime and its dependencies (`@azure/identity`
- * and MSAL, zod, got) took ~195 ms to load on the 2-core benchmark machine, ~145 ms with the cache
+ * and MSAL, zod) took ~195 ms to load on the 2-core benchmark machine, ~145 ms with the cache
  * (measured in a fresh Node, loading the whole runtime at once). The cache is Node's own
  * (`module.enableCompileCache`, Node ≥ 22.1): it lives in `NODE_COMPILE_CACHE` when that is set,
  * else in the system's temporary folder, it is checked against each file's contents, and
