@@ -6,8 +6,8 @@
  * | list / pages    | GET <set>?$select&$filter&$orderby&$top, `Prefer: odata.maxpagesize`, then each `@odata.nextLink` |
  * | keyPages        | as pages, `$select` of one key column, read from the bytes (`keyPage.ts`) |
  * | count / countRows | GET <set>?$select=<pk>&$count=true, pages of 5,000 keys with `@odata.nextLink` above 5,000 (exact) |
- * | countCapped     | GET <set>?$count=true, one row per page (one request; exact below 5,000) |
- * | sample          | GET <set>?$select&$filter&$count=true, a page of the first few rows (one request: the count, capped at 5,000, and those rows) |
+ * | countCapped     | GET <set>?$count=true, one row per page (one request; exact below 5,000; shared read) |
+ * | sample          | GET <set>?$select&$filter&$count=true, a page of the first few rows (one request: the count, capped at 5,000, and those rows; shared read) |
  * | listShared      | as list, shared with the other resources of the process (`sharedReads.ts`) |
  * | createOnce      | PATCH <set>(<id>) with If-None-Match: * (a create a retry cannot repeat) |
  * | get             | GET <set>(<id>)                                                        |
@@ -19,8 +19,9 @@
  * | integrationDetails | GET RetrieveFinanceAndOperationsIntegrationDetails                  |
  * | currentOrganization | GET RetrieveCurrentOrganization(AccessType=…'Default')            |
  *
- * Every write (create, update, `UpdateMultiple`, `$batch`) forgets the shared reads of this
- * environment, so that no reader sees rows older than a write made through this client.
+ * Every write (create, update, `UpdateMultiple`, `$batch`) forgets the shared reads it can change
+ * (those of the table it writes and those that expand; a `$batch` all of them), so that no reader
+ * sees rows older than a write made through this client.
  *
  * Tokens are for the audience `<dataverseUrl>`. A `@odata.nextLink` must stay on this
  * environment's service root: the client never sends its token to another address.
@@ -206,7 +207,7 @@ export class DataverseClient {
     options: ListOptions = {},
     how: { fresh?: boolean } = {},
   ): Promise<Row[]> {
-    const key = `list ${set} ${JSON.stringify(options)}`;
+    const key = `${set} list ${JSON.stringify(options)}`;
     return this.shared.read(key, () => this.list(set, options), how);
   }
 
@@ -313,10 +314,13 @@ export class DataverseClient {
   async countCapped(set: string, filter?: string): Promise<RowCount> {
     const params: Record<string, string> = { $count: "true" };
     if (filter) params.$filter = filter;
-    const page = await this.getCountPage(this.url(set, params), 1);
+    const url = this.url(set, params);
+    // Shared (`sharedReads.ts`): a bootstrap's check, diff and create ask the same counts in one
+    // operation; any write through this client forgets them, so a count after our own write is new.
+    const page = await this.shared.read(`${set} count ${url}`, () => this.getCountPage(url, 1));
     const counted = page["@odata.count"];
     if (counted === undefined)
-      throw new InvalidResponseError("GET", this.url(set, params), "no @odata.count in the answer");
+      throw new InvalidResponseError("GET", url, "no @odata.count in the answer");
     const exceeded =
       page["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] ?? counted >= MAX_PAGE;
     return { rows: counted, exact: !exceeded, requests: 1 };
@@ -334,7 +338,11 @@ export class DataverseClient {
     const params: Record<string, string> = { $select: options.select.join(","), $count: "true" };
     if (options.filter) params.$filter = options.filter;
     const url = this.url(set, params);
-    const page = await this.getCountPage(url, Math.max(1, Math.min(options.top, MAX_PAGE)));
+    const pageSize = Math.max(1, Math.min(options.top, MAX_PAGE));
+    // Shared as countCapped's counts are: the same report is asked in check, diff and create.
+    const page = await this.shared.read(`${set} sample ${pageSize} ${url}`, () =>
+      this.getCountPage(url, pageSize),
+    );
     const counted = page["@odata.count"];
     if (counted === undefined)
       throw new InvalidResponseError("GET", url, "no @odata.count in the answer");
@@ -648,16 +656,32 @@ export class DataverseClient {
   }
 
   /**
-   * Sends a write and forgets the shared reads before and after it, whatever its outcome (a
-   * write whose answer was lost may still have changed rows).
+   * Sends a write and forgets the shared reads it can change before and after it, whatever its
+   * outcome (a write whose answer was lost may still have changed rows): the reads of the table
+   * it writes (each shared key starts with its entity set) and every read that expands into
+   * another table; a `$batch` or a call outside a table forgets them all. Stamping contacts thus
+   * leaves the companies and business units every bootstrap shares as they were read.
    */
   private async write(request: Parameters<HttpClient["request"]>[0]) {
-    this.shared.invalidate();
+    const set = this.writtenSet(request.url);
+    const changed =
+      set === undefined
+        ? undefined
+        : (key: string) => key.startsWith(`${set} `) || key.includes('"expand"');
+    this.shared.invalidate(changed);
     try {
       return await this.http.request(request);
     } finally {
-      this.shared.invalidate();
+      this.shared.invalidate(changed);
     }
+  }
+
+  /** The entity set a write's URL addresses (`contacts` of `contacts/Microsoft.Dynamics.CRM.UpdateMultiple`). */
+  private writtenSet(url: string): string | undefined {
+    if (!url.startsWith(this.serviceRoot)) return undefined;
+    const set = /^[A-Za-z_][A-Za-z0-9_]*/.exec(url.slice(this.serviceRoot.length))?.[0];
+    // `$batch` (no match) may write anywhere.
+    return set;
   }
 
   private async getPage(url: string, pageSize: number): Promise<z.output<typeof pageSchema>> {

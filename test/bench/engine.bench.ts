@@ -49,6 +49,7 @@ import {
   RequestEnds,
   abridged,
   chainTotals,
+  countByPattern,
   describeChain,
   longestSerialChain,
   maxOverlap,
@@ -136,6 +137,8 @@ interface UpFigures {
   readonly candidate: number[];
   /** Requests of the candidate's last up, per surface. */
   readonly counts: SurfaceCounts;
+  /** Requests of the candidate's last up, per pattern (most frequent first). */
+  readonly patterns: [string, number][];
   /** The longest serial chain of the candidate's last up. */
   readonly chain: ReturnType<typeof longestSerialChain>;
   /** Most map starts in transition at once, in the candidate's last up. */
@@ -190,6 +193,7 @@ async function ups(b: Bench, latency: number, runs: number): Promise<UpFigures> 
     floor,
     candidate,
     counts: countBySurface(entries),
+    patterns: countByPattern(entries),
     chain: longestSerialChain(timeline),
     mapsAtOnce: maxOverlap(starts, TRANSITION_MS),
     rss,
@@ -198,7 +202,10 @@ async function ups(b: Bench, latency: number, runs: number): Promise<UpFigures> 
 
 /** The steady operations of one up-to-date candidate and floor: previews and a refresh. */
 interface SteadyFigures {
-  readonly previews: Map<number, { floor: number[]; candidate: number[]; counts: SurfaceCounts }>;
+  readonly previews: Map<
+    number,
+    { floor: number[]; candidate: number[]; counts: SurfaceCounts; patterns: [string, number][] }
+  >;
   readonly refresh: SurfaceCounts;
   readonly previewChain: ReturnType<typeof longestSerialChain>;
 }
@@ -226,7 +233,12 @@ async function steady(b: Bench, runs: number): Promise<SteadyFigures> {
       }
       await setLatency(b.emu, 0);
       const entries = await requestsOf(b, last!);
-      previews.set(latency, { floor, candidate, counts: countBySurface(entries) });
+      previews.set(latency, {
+        floor,
+        candidate,
+        counts: countBySurface(entries),
+        patterns: countByPattern(entries),
+      });
       if (latency > 0) previewChain = longestSerialChain(timelineOf(entries, b.ends));
     }
     const r = await measure(b, () => c.refresh());
@@ -292,11 +304,6 @@ async function main(): Promise<void> {
       "Requests of the forty-map stack (emulator request log; baseline = the target)",
       { baseline: "target", candidate: "measured" },
       [
-        ...(["identity", "gateway", "dataverse", "fno"] as const).map((surface) => ({
-          label: `steady preview, ${surface}`,
-          baseline: 12,
-          candidate: p0.counts[surface],
-        })),
         { label: "steady preview, total", baseline: 12, candidate: p0.counts.total },
         {
           label: "refresh (after up --skip-preview)",
@@ -306,10 +313,15 @@ async function main(): Promise<void> {
         { label: "up from scratch, per map", baseline: 4, candidate: up0.counts.total / MAP_COUNT },
       ],
       [
-        `targets: preview ≤ 12 per surface; refresh ≤ 2 × the preview's (${p0.counts.total}); up ≤ 4 per map`,
+        `targets: preview ≤ 12 in total; refresh ≤ 2 × the preview's (${p0.counts.total}); up ≤ 4 per map`,
         `steady preview: ${describeCounts(p0.counts)}`,
         `refresh: ${describeCounts(s.refresh)}`,
         `up from scratch: ${up0.counts.total} requests (${describeCounts(up0.counts)})`,
+        `where they go (requests by pattern: ids as {id}, keys as ({key}), numbers as {n}):`,
+        `  steady preview, ${p0.counts.total} requests:`,
+        ...patternLines(p0.patterns),
+        `  up from scratch, ${up0.counts.total} requests (${fmt(up0.counts.total / MAP_COUNT)} per map):`,
+        ...patternLines(up0.patterns),
       ],
     );
 
@@ -425,6 +437,12 @@ async function main(): Promise<void> {
   } finally {
     await emu.close();
   }
+}
+
+/** One indented line per request pattern: `    12 × gateway GET DWM/Entities`. */
+function patternLines(patterns: readonly [string, number][]): string[] {
+  const width = Math.max(...patterns.map(([, n]) => String(n).length));
+  return patterns.map(([p, n]) => `    ${String(n).padStart(width)} × ${p}`);
 }
 
 /** Lines of at most `width` characters, broken after arrows. */

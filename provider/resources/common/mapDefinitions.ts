@@ -103,7 +103,8 @@ async function listEntityMaps(c: Clients): Promise<Record<string, unknown>[]> {
 async function readRows(c: Clients): Promise<{ rows: Row[]; solutions: Map<string, string> }> {
   const [entityMaps, solutions] = await Promise.all([
     listEntityMaps(c),
-    c.dataverse.list("solutions", { select: ["uniquename", "solutionid"] }),
+    // The same shared read as the link's solution states (`solutions.ts`).
+    c.dataverse.listShared("solutions", { select: ["uniquename", "solutionid"] }),
   ]);
   return {
     rows: entityMaps.map((r) => ({

@@ -31,10 +31,13 @@ interface DataverseSolutions {
  * of the solution that installed them), and `solutions` names each solution id.
  */
 async function dataverseSolutions(c: Clients): Promise<DataverseSolutions> {
-  const solutions = await c.dataverse.list("solutions", { select: ["uniquename", "solutionid"] });
-  const rows = await c.dataverse.list("msdyn_dualwriteentitymaps", {
-    select: ["msdyn_name", "solutionid"],
-  });
+  // Shared reads, at once: applying a solution on the link (a gateway call) installs nothing in
+  // Dataverse, so the link's checks after each apply, and the maps' definitions, ask no more;
+  // a write to this Dataverse through the provider forgets them.
+  const [solutions, rows] = await Promise.all([
+    c.dataverse.listShared("solutions", { select: ["uniquename", "solutionid"] }),
+    c.dataverse.listShared("msdyn_dualwriteentitymaps", { select: ["msdyn_name", "solutionid"] }),
+  ]);
   const mapsById = new Map<string, Set<string>>();
   for (const row of rows) {
     const id = columnText(row, "solutionid").toLowerCase();

@@ -20,13 +20,15 @@
  * once per operation for every bootstrap (shared reads); counts are Dataverse's `$count` (one
  * request, capped at 5,000 and then said as "at least 5,000"; only the rows left to stamp are
  * counted exactly, where create and refresh record them); a table without any row lacking a
- * company costs one request; the tables are read at once; and stamping reads a page of keys,
- * stamps it, and drops it (only the pages it stamps are read).
+ * company costs one request; the tables are read at once; a cutoff taken just now (first run)
+ * needs no count of newer rows; the counts, samples, cutoff and lookup-target reads are shared
+ * reads, so create asks nothing its check of the same operation asked (a write forgets them);
+ * and stamping reads a page of keys, stamps it, and drops it (only the pages it stamps are read).
  *
  * | step   | HTTP calls                                                                                   |
  * |--------|-----------------------------------------------------------------------------------------------|
- * | check  | (new or changed only) GET businessunits, GET cdm_companies (shared); per table at once GET <table>?$select=createdon&$orderby=createdon desc&$top=1 (the cutoff), GET <table>?$count=true&$filter=<no company>; where some rows have none: GET <table>?$count=true&$filter=<selection>, GET DWM/Environments, GET DWM/Entities, GET DWM/<pid>/FieldMappings (source filter), per report GET <table>?$count=true&$top=5&$filter=… (count and first keys), GET <lookup target>?$filter=<candidates> (and F&O GET CustomerGroups when there are any) |
- * | diff   | GET businessunits, GET cdm_companies (shared); per table GET <table>?$count=true&$filter=<no company>, and the rest of check's reads only where that is not 0 (with the recorded cutoff; rows made after it are counted and said, not drift) |
+ * | check  | (new or changed only) GET businessunits, GET cdm_companies (shared); per table at once GET <table>?$select=createdon&$orderby=createdon desc&$top=1 (the cutoff), GET <table>?$count=true&$filter=<no company> (any business unit: shared by every bootstrap; then of the declared business unit where some); where some rows have none: GET <table>?$count=true&$filter=<selection>, GET DWM/Environments, GET DWM/Entities, GET DWM/<pid>/FieldMappings (source filter), per report GET <table>?$count=true&$top=5&$filter=… (count and first keys), GET <lookup target>?$filter=<candidates> (and F&O GET CustomerGroups when there are any) |
+ * | diff   | GET businessunits, GET cdm_companies (shared); per table GET <table>?$count=true&$filter=<no company> (as check), and the rest of check's reads only where that is not 0 (with the recorded cutoff; rows made after it are counted and said, not drift) |
  * | create | as diff; per table in lookup order, page by page: GET <table>?$select=<id>&$filter=<selection, rejected rows left out> (5,000), POST <table>/Microsoft.Dynamics.CRM.UpdateMultiple (≤ 1,000 rows each); then as read |
  * | read   | as diff; the rows left to stamp counted exactly (`$count` up to 5,000, keys paged above)     |
  * | update | as create                                                                                    |
@@ -197,14 +199,24 @@ async function survey(
   const cutoff = await cutoffOf(d, c, recordedCutoff);
   const selection: Selection = { businessUnit, cutoff };
   const tracksNewer = cutoff !== undefined && d.createdBefore === undefined;
+  // A cutoff taken just now is the newest row's creation time: no row is newer, so the rows
+  // without a company are the selection, and counting the newer ones would only find none.
+  const cutoffIsNow = tracksNewer && recordedCutoff === undefined;
   // Whether the selection holds any row needs no exact count: "at least 5,000" decides as well.
   const counted = await Promise.all(
     d.tables.map(async (table) => {
       const unstamped = selectionFilter(table, { businessUnit, cutoff: undefined });
       const covered = selectionFilter(table, selection);
-      const any = await c.dataverse.countCapped(table, unstamped);
+      // Whether the table has any row without a company, of any business unit: one count that
+      // every bootstrap of the environment shares (a steady preview asks nothing more); only
+      // when some has none is the business unit's own share counted.
+      const anyUnit = selectionFilter(table, { businessUnit: undefined, cutoff: undefined });
+      const anyAtAll = await c.dataverse.countCapped(table, anyUnit);
+      if (anyAtAll.rows === 0) return { selected: NONE, newer: NONE };
+      const any =
+        unstamped === anyUnit ? anyAtAll : await c.dataverse.countCapped(table, unstamped);
       if (any.rows === 0) return { selected: NONE, newer: NONE };
-      if (covered === unstamped) return { selected: any, newer: NONE };
+      if (covered === unstamped || cutoffIsNow) return { selected: any, newer: NONE };
       if (!tracksNewer)
         return { selected: await c.dataverse.countCapped(table, covered), newer: NONE };
       // Every row has a creation time: the covered rows are those not made after the cutoff.

@@ -174,7 +174,8 @@ export async function newestRowTime(
   // One request per table, all at once.
   const times = await Promise.all(
     tables.map(async (table) => {
-      const [row] = await c.dataverse.list(table, {
+      // Shared: check and create of one operation ask the same (a write forgets it).
+      const [row] = await c.dataverse.listShared(table, {
         select: ["createdon"],
         orderby: "createdon desc",
         top: 1,
@@ -400,7 +401,8 @@ async function lookupTargets(
   // Targets without a company that this bootstrap stamps (first) become this company's.
   if (input.tables.includes(lookup.target))
     candidates.push(`not (${selectionFilter(lookup.target, input.selection)})`);
-  const rows = await c.dataverse.list(lookup.target, {
+  // Shared by check and create of one operation (a write through the client forgets it).
+  const rows = await c.dataverse.listShared(lookup.target, {
     select: [id, lookup.targetKeyColumn, column],
     filter: candidates.join(" and "),
   });

@@ -60,6 +60,19 @@ export function patternOf(entry: RequestLogEntry): string {
 }
 
 /**
+ * Requests of a log slice by pattern, most frequent first, ties by pattern:
+ * `["dataverse GET accounts", 3]` — where the requests of an operation go.
+ */
+export function countByPattern(entries: readonly RequestLogEntry[]): [string, number][] {
+  const totals = new Map<string, number>();
+  for (const e of entries) {
+    const pattern = patternOf(e);
+    totals.set(pattern, (totals.get(pattern) ?? 0) + 1);
+  }
+  return [...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+/**
  * The longest chain of requests where each starts after the previous one ended: requests that
  * no concurrency overlapped, so every millisecond of latency on each of them adds to the wall time.
  */
