@@ -345,7 +345,9 @@ describe("e2e: an interrupted initial sync is adopted, never repeated (real Pulu
         if (running) runningSince ??= Date.now();
         return runningSince !== undefined && Date.now() - runningSince >= delay;
       },
-      () => jobSpeed("slow"),
+      // Crawling, so that the job is still running when the kill lands on a loaded machine (at
+      // `slow` it could end between the decision to kill and the kill); recover() speeds it up.
+      () => jobSpeed("crawl"),
     );
     expect((await jobsOf(MAPS.groups)).at(-1)?.state, "the job after the kill").to.equal("Running");
     await recover();
