@@ -102,6 +102,14 @@ export class AmbiguousResponseError extends DualWriteError {
   }
 }
 
+/** A duration as messages say it: `300 ms`, `45 s`, `15 min`, `2 h`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
 /** A request or a long-running operation did not finish in time. */
 export class TimeoutError extends DualWriteError {
   /** How long we waited, in milliseconds. */

@@ -51,7 +51,7 @@
  * again after an ambiguous answer: the link is read, and waited for, instead.
  */
 import type { z } from "zod";
-import { AmbiguousResponseError, DualWriteError, TimeoutError } from "../errors";
+import { AmbiguousResponseError, DualWriteError, formatDuration, TimeoutError } from "../errors";
 import { realSleep, validate, type HttpClient, type HttpRequest } from "./http";
 import { parseRetryAfter } from "./retry";
 import {
@@ -1730,14 +1730,6 @@ function toSetEnvironment(
     directUrl: e.directUrl ?? undefined,
     isDevInstance: e.isDevInstance ?? false,
   };
-}
-
-/** `300 ms`, `45 s`, `15 min`, `2 h`. */
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
-  return `${Math.round(ms / 3_600_000)} h`;
 }
 
 /** One path segment, escaped. */

@@ -14,16 +14,18 @@
  *
  * Unknown values (preview) arrive as the string {@link UNKNOWN}, as the lifecycles expect.
  */
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { UNKNOWN } from "../resources/common/check";
 
+// Pulumi's own markers of special objects on the wire, from the SDK rather than copied here.
 /** The key that marks Pulumi's special objects. */
-export const SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SIG_KEY = rpc.specialSigKey;
 /** Signature of a secret. */
-export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export const SECRET_SIG = rpc.specialSecretSig;
 /** Signature of a resource reference. */
-export const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+export const RESOURCE_SIG = rpc.specialResourceSig;
 /** Signature of an output value. */
-export const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
+export const OUTPUT_SIG = rpc.specialOutputValueSig;
 
 /** A reference to another resource, as an input (e.g. `connection`). */
 export interface ResourceRef {

@@ -16,7 +16,7 @@
  * | shared reads off, one after another      | `sharedReadTtlMs: 0` (the clients' switch): every diff reads |
  * | one client set per binding, concurrently | no process-wide clients: every diff reads and gets a token |
  * | shared reads, integrationKeys declared   | a diff that also compares integration keys             |
- * | refresh (read), one after another        | `read` always reads fresh, by design                   |
+ * | refresh (read), one after another        | `read` shares the link's reads too, within one operation |
  *
  * Each measure is the median of several runs, each with new clients (as a new provider process).
  */
@@ -112,7 +112,7 @@ const VARIANTS: readonly Variant[] = [
     concurrent: false,
     withKeys: true,
   },
-  { label: "refresh (read: fresh by design)", options: {}, concurrent: false, refresh: true },
+  { label: "refresh (read: shared reads)", options: {}, concurrent: false, refresh: true },
 ];
 
 /** One measured run: requests per surface and whether every diff came out as expected. */

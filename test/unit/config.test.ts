@@ -231,8 +231,8 @@ describe("config: secrets stay hidden", () => {
 
 describe("config: the gateway's own credential", () => {
   const app = { ...base, "dualwrite:clientSecret": SECRET };
-  const PASSWORD = "Dw1!gateway-password";
-  const REFRESH = "0.AAAA-refresh-token-value";
+  const PASSWORD = "fixture-gateway-password";
+  const REFRESH = "fixture-refresh-token";
 
   it("defaults to the app credential, or to the Azure CLI when the app uses it", () => {
     expect(readProviderConfig(stack(app), {}).gateway).to.deep.equal({ kind: "app" });

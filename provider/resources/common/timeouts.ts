@@ -15,7 +15,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { HandlerOptions } from "./handler";
-import { TimeoutError } from "../../errors";
+import { formatDuration, TimeoutError } from "../../errors";
 import { containsUnknown, show, strictObject, type CheckFailure } from "./check";
 
 /** The operations a timeout applies to. */
@@ -179,16 +179,9 @@ export async function underDeclaredTimeout<T>(
     if (declared === undefined || !(error instanceof TimeoutError)) throw error;
     const ms = parseDuration(declared) ?? error.timeoutMs;
     throw new TimeoutError(
-      `${error.message} (the ${operation} timeout declared in ${TIMEOUTS_PROPERTY}.${operation}, ${spoken(ms)}, ran out)`,
+      `${error.message} (the ${operation} timeout declared in ${TIMEOUTS_PROPERTY}.${operation}, ${formatDuration(ms)}, ran out)`,
       ms,
       { cause: error },
     );
   }
-}
-
-/** `2 s`, `30 min`, `2 h`: a declared duration as messages say it. */
-function spoken(ms: number): string {
-  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
-  return `${Math.round(ms / 3_600_000)} h`;
 }
